@@ -1,0 +1,74 @@
+/**
+ * The HTTP surface of Turkey: middleware, the whole route table, and the one error writer.
+ * Handlers stay thin; the work is done by domain functions that take plain arguments.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import pkg from "../package.json";
+import { ConfigError } from "./config";
+import { type AppEnv, type AppOptions, createDeps } from "./context";
+import { ApiError } from "./errors";
+import { formatUptime, type Health, pingDatabase } from "./health";
+import { describeError, log } from "./log";
+
+export const VERSION: string = pkg.version;
+export const MAX_BODY_BYTES = 16 * 1024;
+
+// Workers freeze the clock at global scope, so the isolate's start is its first request.
+let startedAtMs: number | undefined;
+
+export function createApp(options: AppOptions = {}): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(async (c, next) => {
+    startedAtMs ??= Date.now();
+    const deps = createDeps(c.env, options);
+    c.set("deps", deps);
+    try {
+      await next();
+    } finally {
+      c.executionCtx.waitUntil(deps.close());
+    }
+  });
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError("payload_too_large");
+      },
+    }),
+  );
+
+  app.get("/health", async (c) => {
+    const connected = await pingDatabase(c.var.deps.db);
+    const uptimeSeconds = Math.floor((Date.now() - (startedAtMs ?? Date.now())) / 1000);
+    const health: Health = {
+      status: connected ? "healthy" : "unhealthy",
+      database: connected ? "connected" : "disconnected",
+      uptime: formatUptime(uptimeSeconds),
+      uptimeSeconds,
+      version: VERSION,
+    };
+    return c.json(health, connected ? 200 : 503, { "Cache-Control": "no-store" });
+  });
+
+  app.notFound(() => {
+    throw new ApiError("not_found");
+  });
+  app.onError((error, c) => {
+    const apiError = toApiError(error);
+    if (apiError.status >= 500) log.error("request failed", { path: c.req.path, ...describeError(error) });
+    return c.json(apiError.toBody(), apiError.status, apiError.headers);
+  });
+
+  return app;
+}
+
+/** Maps anything thrown to the public error; internals never reach the response. */
+function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof ConfigError) return new ApiError("configuration_error");
+  if (error instanceof HTTPException && error.status === 413) return new ApiError("payload_too_large");
+  return new ApiError("internal_error");
+}

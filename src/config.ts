@@ -1,0 +1,193 @@
+/**
+ * Configuration: the worker's variables parsed once into a typed object.
+ * A bad value is reported by its key only — values may be secrets.
+ */
+import { z } from "zod";
+
+export type NodeEnv = "development" | "test" | "production";
+
+export interface Config {
+  nodeEnv: NodeEnv;
+  databaseUrl: string | undefined;
+  dbPoolMin: number;
+  dbPoolMax: number;
+  cleanupIntervalHours: number;
+  jwtSecret: string;
+  jwtIssuer: string;
+  accessTtlSeconds: number;
+  refreshTtlSeconds: number;
+  port: number;
+  mailgunApiKey: string | undefined;
+  mailgunDomain: string | undefined;
+  mailgunApiBase: string;
+  fromEmail: string | undefined;
+  allowedOrigins: string[];
+  rateLimitWindowMs: number;
+  rateLimitMaxRequests: number;
+}
+
+/** Raised when the variables cannot make a valid configuration; names keys, never values. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(
+    readonly keys: string[],
+    detail: string,
+  ) {
+    super(`Invalid configuration: ${detail}`);
+  }
+}
+
+const DURATION = /^(\d+)\s*(ms|s|m|h|d|w)?$/;
+const SECONDS_PER_UNIT = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 } as const;
+
+/** Parses `900`, `90s`, `15m`, `7d` … into whole seconds; undefined when malformed. */
+export function parseDurationSeconds(text: string): number | undefined {
+  const match = DURATION.exec(text.trim());
+  if (!match) return undefined;
+  const unit = (match[2] ?? "s") as keyof typeof SECONDS_PER_UNIT;
+  const seconds = Math.floor(Number(match[1]) * SECONDS_PER_UNIT[unit]);
+  return seconds > 0 ? seconds : undefined;
+}
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce
+    .number()
+    .int(`must be a whole number from ${min} to ${max}`)
+    .min(min, `must be a whole number from ${min} to ${max}`)
+    .max(max, `must be a whole number from ${min} to ${max}`)
+    .default(fallback);
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const seconds = parseDurationSeconds(text);
+      if (seconds === undefined) {
+        ctx.addIssue({ code: "custom", message: "must be a duration such as 900, 15m or 7d" });
+        return z.NEVER;
+      }
+      return seconds;
+    });
+
+const schema = z.object({
+  NODE_ENV: z
+    .enum(["development", "test", "production"], "must be development, test or production")
+    .default("development"),
+  DATABASE_URL: optionalText.pipe(
+    z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" }).optional(),
+  ),
+  DB_POOL_MIN: integer(2, 0, 1000),
+  DB_POOL_MAX: integer(10, 1, 1000),
+  CLEANUP_INTERVAL_HOURS: integer(24, 1, 24 * 365),
+  JWT_SECRET: z.string("is required").min(1, "is required"),
+  JWT_ISSUER: z.string().trim().min(1).default("turkey"),
+  JWT_ACCESS_EXPIRES_IN: duration("15m"),
+  JWT_REFRESH_EXPIRES_IN: duration("7d"),
+  PORT: integer(3000, 1, 65_535),
+  MAILGUN_API_KEY: optionalText,
+  MAILGUN_DOMAIN: optionalText,
+  MAILGUN_API_BASE: z
+    .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+    .default("https://api.mailgun.net"),
+  FROM_EMAIL: optionalText,
+  ALLOWED_ORIGINS: z
+    .string()
+    .default("")
+    .transform((list) =>
+      list
+        .split(",")
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    ),
+  RATE_LIMIT_WINDOW_MS: integer(900_000, 1000, 7 * 86_400_000),
+  RATE_LIMIT_MAX_REQUESTS: integer(100, 1, 1_000_000),
+});
+
+/** Every variable the configuration reads. */
+export const CONFIG_KEYS: readonly string[] = Object.keys(schema.shape);
+
+type Variables = Record<string, unknown>;
+
+/** Turns the raw variables (Worker env or process.env) into a Config, or throws ConfigError. */
+export function parseConfig(variables: Variables): Config {
+  const input = Object.fromEntries(CONFIG_KEYS.map((key) => [key, asText(variables[key])]));
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const keys = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0])))];
+    const detail = parsed.error.issues.map((issue) => `${String(issue.path[0])} ${issue.message}`).join("; ");
+    throw new ConfigError(keys, detail);
+  }
+  const v = parsed.data;
+  const config: Config = {
+    nodeEnv: v.NODE_ENV,
+    databaseUrl: v.DATABASE_URL,
+    dbPoolMin: v.DB_POOL_MIN,
+    dbPoolMax: v.DB_POOL_MAX,
+    cleanupIntervalHours: v.CLEANUP_INTERVAL_HOURS,
+    jwtSecret: v.JWT_SECRET,
+    jwtIssuer: v.JWT_ISSUER,
+    accessTtlSeconds: v.JWT_ACCESS_EXPIRES_IN,
+    refreshTtlSeconds: v.JWT_REFRESH_EXPIRES_IN,
+    port: v.PORT,
+    mailgunApiKey: v.MAILGUN_API_KEY,
+    mailgunDomain: v.MAILGUN_DOMAIN,
+    mailgunApiBase: v.MAILGUN_API_BASE.replace(/\/+$/, ""),
+    fromEmail: v.FROM_EMAIL,
+    allowedOrigins: v.ALLOWED_ORIGINS,
+    rateLimitWindowMs: v.RATE_LIMIT_WINDOW_MS,
+    rateLimitMaxRequests: v.RATE_LIMIT_MAX_REQUESTS,
+  };
+  assertConsistent(config);
+  if (config.nodeEnv === "production") assertProductionSafe(config);
+  return config;
+}
+
+function assertConsistent(config: Config): void {
+  if (config.dbPoolMin > config.dbPoolMax) {
+    throw new ConfigError(["DB_POOL_MIN"], "DB_POOL_MIN must not exceed DB_POOL_MAX");
+  }
+}
+
+/** Production refuses settings that are only acceptable on a developer's machine. */
+function assertProductionSafe(config: Config): void {
+  const problems: [string, string][] = [];
+  if (config.jwtSecret.length < 32) {
+    problems.push(["JWT_SECRET", "JWT_SECRET must be at least 32 characters in production"]);
+  }
+  if (config.databaseUrl && !requiresSsl(config.databaseUrl)) {
+    problems.push(["DATABASE_URL", "DATABASE_URL must include sslmode=require in production"]);
+  }
+  if (!config.mailgunApiKey || !config.mailgunDomain || !config.fromEmail) {
+    problems.push([
+      "MAILGUN_API_KEY",
+      "MAILGUN_API_KEY, MAILGUN_DOMAIN and FROM_EMAIL are required in production",
+    ]);
+  }
+  if (config.allowedOrigins.length === 0) {
+    problems.push(["ALLOWED_ORIGINS", "ALLOWED_ORIGINS is required in production"]);
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(
+      problems.map(([key]) => key),
+      problems.map(([, message]) => message).join("; "),
+    );
+  }
+}
+
+/** True when a connection string insists on TLS (sslmode=require or stricter). */
+export function requiresSsl(databaseUrl: string): boolean {
+  const mode = new URL(databaseUrl).searchParams.get("sslmode");
+  return mode === "require" || mode === "verify-ca" || mode === "verify-full";
+}
+
+function asText(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  return typeof value === "string" ? value : String(value);
+}

@@ -1,0 +1,56 @@
+/**
+ * The one place that reads the Worker's bindings and builds a request's dependencies.
+ * Tests swap parts (clock, query counter) through AppOptions instead of patching globals.
+ */
+import { type Config, parseConfig } from "./config";
+import { type Database, type DatabaseHandle, type DatabaseSource, openWorkerDatabase } from "./db";
+
+/** The Worker's bindings: generated `Env` plus the secrets, which `wrangler types` cannot see. */
+export type Bindings = Env & DatabaseSource & Record<string, unknown>;
+
+export type Clock = () => Date;
+
+export interface AppOptions {
+  clock?: Clock;
+  /** Called for each SQL statement, to count round trips. */
+  onQuery?: (sql: string) => void;
+}
+
+export interface Deps {
+  config: Config;
+  clock: Clock;
+  /** Opened on first use, closed when the response is done. */
+  readonly db: Database;
+  /** Ends the request's database connection, if one was opened. */
+  close(): Promise<void>;
+}
+
+export type AppEnv = { Bindings: Bindings; Variables: { deps: Deps } };
+
+// Parsed once per set of bindings; a bad configuration fails every request the same way.
+const configs = new WeakMap<object, Config>();
+
+export function configFor(env: Bindings): Config {
+  let config = configs.get(env);
+  if (!config) {
+    config = parseConfig(env);
+    configs.set(env, config);
+  }
+  return config;
+}
+
+export function createDeps(env: Bindings, options: AppOptions): Deps {
+  const config = configFor(env);
+  let handle: DatabaseHandle | undefined;
+  return {
+    config,
+    clock: options.clock ?? (() => new Date()),
+    get db() {
+      handle ??= openWorkerDatabase(env, { onQuery: options.onQuery });
+      return handle.db;
+    },
+    close: async () => {
+      await handle?.close();
+    },
+  };
+}

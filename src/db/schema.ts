@@ -1,0 +1,137 @@
+/**
+ * The database schema. drizzle-kit turns it into the SQL migrations in `migrations/`.
+ * Every secret token is stored only as a hash; index names are part of the contract.
+ */
+import { sql } from "drizzle-orm";
+import { boolean, index, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+
+const id = () => uuid("id").primaryKey().default(sql`gen_random_uuid()`);
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+/** The app registry: one row per app served, keyed by its public appId. */
+export const apps = pgTable("apps", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  /** Base URL of the app's own site; email links point here. */
+  url: text("url").notNull(),
+  createdAt: at("created_at").notNull().defaultNow(),
+});
+
+export const users = pgTable(
+  "users",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    /** Normalised: trimmed and lower-cased. */
+    email: text("email").notNull(),
+    emailVerified: boolean("email_verified").notNull().default(false),
+    name: text("name"),
+    /** Self-describing password hash (algorithm, parameters, salt, hash). */
+    passwordHash: text("password_hash").notNull(),
+    createdAt: at("created_at").notNull().defaultNow(),
+    updatedAt: at("updated_at").notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("users_email_app_idx").on(t.email, t.appId), index("users_app_idx").on(t.appId)],
+);
+
+/**
+ * One row per refresh token issued; rows of one sign-in share a `sessionId` (the family).
+ * Each row also records the access token issued with it, so every live access token of a
+ * session or a user can be revoked without a lookup on the verify path.
+ */
+export const refreshTokens = pgTable(
+  "refresh_tokens",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    sessionId: uuid("session_id").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    accessJti: text("access_jti").notNull(),
+    accessExpiresAt: at("access_expires_at").notNull(),
+    createdAt: at("created_at").notNull().defaultNow(),
+    expiresAt: at("expires_at").notNull(),
+    /** Set when this token was exchanged for its successor. */
+    rotatedAt: at("rotated_at"),
+    revokedAt: at("revoked_at"),
+    sessionCreatedAt: at("session_created_at").notNull(),
+    userAgent: text("user_agent"),
+    ip: text("ip"),
+  },
+  (t) => [
+    uniqueIndex("refresh_tokens_hash_idx").on(t.tokenHash),
+    index("refresh_tokens_session_idx").on(t.sessionId),
+    index("refresh_tokens_user_app_idx").on(t.userId, t.appId),
+    index("refresh_tokens_expires_idx").on(t.expiresAt),
+  ],
+);
+
+/** The record of revoked access tokens; KV holds the edge copy. */
+export const revokedJti = pgTable(
+  "revoked_jti",
+  {
+    jti: text("jti").primaryKey(),
+    appId: text("app_id").notNull(),
+    userId: uuid("user_id"),
+    /** The revoked token's own expiry: after it the row can go. */
+    expiresAt: at("expires_at").notNull(),
+    revokedAt: at("revoked_at").notNull().defaultNow(),
+    /** False until the KV copy is known to be written; cleanup re-publishes the rest. */
+    publishedToKv: boolean("published_to_kv").notNull().default(false),
+  },
+  (t) => [
+    index("revoked_jti_app_idx").on(t.appId),
+    index("revoked_jti_expires_idx").on(t.expiresAt),
+    index("revoked_jti_user_idx").on(t.userId),
+  ],
+);
+
+/** Single-use tokens mailed to users: email verification and password reset. */
+export const emailTokens = pgTable(
+  "email_tokens",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["verify_email", "reset_password"] }).notNull(),
+    tokenHash: text("token_hash").notNull(),
+    createdAt: at("created_at").notNull().defaultNow(),
+    expiresAt: at("expires_at").notNull(),
+    usedAt: at("used_at"),
+  },
+  (t) => [
+    uniqueIndex("email_tokens_hash_idx").on(t.tokenHash),
+    index("email_tokens_user_kind_idx").on(t.userId, t.kind),
+    index("email_tokens_expires_idx").on(t.expiresAt),
+  ],
+);
+
+/** One row per security event. Kept when users are deleted, hence no foreign keys. */
+export const audit = pgTable(
+  "audit",
+  {
+    id: id(),
+    appId: text("app_id"),
+    userId: uuid("user_id"),
+    event: text("event").notNull(),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+    details: jsonb("details").$type<Record<string, unknown>>(),
+    createdAt: at("created_at").notNull().defaultNow(),
+  },
+  (t) => [
+    index("audit_app_created_idx").on(t.appId, t.createdAt),
+    index("audit_user_idx").on(t.userId),
+    index("audit_event_created_idx").on(t.event, t.createdAt),
+  ],
+);

@@ -1,0 +1,46 @@
+/**
+ * The one error type of the API and its code table. Codes are part of the HTTP contract:
+ * snake_case, documented in the README, never renamed once published.
+ */
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export const ERRORS = {
+  not_found: { status: 404, message: "No such endpoint" },
+  invalid_json: { status: 400, message: "The request body is not valid JSON" },
+  unsupported_media_type: { status: 415, message: "Send the body as application/json" },
+  payload_too_large: { status: 413, message: "The request body is too large" },
+  validation_failed: { status: 400, message: "The request is not valid" },
+  unknown_app: { status: 400, message: "Unknown or missing app; send X-App-Id" },
+  internal_error: { status: 500, message: "Something went wrong on our side" },
+  configuration_error: { status: 500, message: "The server is misconfigured" },
+  database_unavailable: { status: 503, message: "The database is unavailable" },
+} as const satisfies Record<string, { status: ContentfulStatusCode; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; field?: string };
+}
+
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  readonly status: ContentfulStatusCode;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string = ERRORS[code].message,
+    /** The request field at fault, for validation errors. */
+    readonly field?: string,
+    /** Extra response headers, e.g. Retry-After. */
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.status = ERRORS[code].status;
+  }
+
+  toBody(): ErrorBody {
+    const error: ErrorBody["error"] = { code: this.code, message: this.message };
+    if (this.field !== undefined) error.field = this.field;
+    return { error };
+  }
+}

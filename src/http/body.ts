@@ -1,0 +1,28 @@
+/**
+ * Reading JSON bodies: one path from raw request to a validated value or a coded error.
+ * The size limit is enforced earlier, by the app's body-limit middleware.
+ */
+import type { z } from "zod";
+import { ApiError } from "../errors";
+
+export async function readJson<T extends z.ZodType>(request: Request, schema: T): Promise<z.infer<T>> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(type)) throw new ApiError("unsupported_media_type");
+  let value: unknown;
+  try {
+    value = JSON.parse(await request.text());
+  } catch {
+    throw new ApiError("invalid_json");
+  }
+  return validate(schema, value);
+}
+
+/** Validates any input (body, params, headers); the first problem names its field. */
+export function validate<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue && issue.path.length > 0 ? issue.path.join(".") : undefined;
+  const message = field ? `${field}: ${issue?.message}` : "The request body must be a JSON object";
+  throw new ApiError("validation_failed", message, field);
+}

@@ -1,0 +1,37 @@
+import { createRequire } from "node:module";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+const require = createRequire(import.meta.url);
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest(({ inject }) => ({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        hyperdrives: { HYPERDRIVE: inject("databaseUrl") },
+        bindings: {
+          NODE_ENV: "test",
+          JWT_SECRET: "test-secret-that-is-long-enough-for-hs256-0123456789",
+          TEST_DATABASE_URL: inject("databaseUrl"),
+          NEON_WS_PROXY: inject("neonWsProxy"),
+        },
+      },
+    })),
+  ],
+  resolve: {
+    // Inside the pool, pg's CommonJS require() would pick pg-protocol's ESM build and
+    // pg-cloudflare's empty stub; point both at the builds workerd can run.
+    alias: [
+      { find: /^pg-protocol$/, replacement: require.resolve("pg-protocol") },
+      {
+        find: /^pg-cloudflare$/,
+        replacement: require.resolve("pg-cloudflare").replace(/empty\.js$/, "index.js"),
+      },
+    ],
+  },
+  test: {
+    globalSetup: ["./test/global-setup.ts"],
+    include: ["test/**/*.test.ts"],
+  },
+});
