@@ -10,7 +10,9 @@ import { ConfigError } from "./config";
 import { type AppEnv, type AppOptions, createDeps } from "./context";
 import { ApiError } from "./errors";
 import { formatUptime, type Health, pingDatabase } from "./health";
+import { requireApp } from "./http/middleware";
 import { describeError, log } from "./log";
+import { authRoutes } from "./routes/auth";
 
 export const VERSION: string = pkg.version;
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -52,6 +54,9 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     };
     return c.json(health, connected ? 200 : 503, { "Cache-Control": "no-store" });
   });
+
+  app.use("/v1/*", requireApp);
+  app.route("/v1/auth", authRoutes);
 
   app.notFound(() => {
     throw new ApiError("not_found");

@@ -24,6 +24,9 @@ export interface Config {
   allowedOrigins: string[];
   rateLimitWindowMs: number;
   rateLimitMaxRequests: number;
+  passwordMinLength: number;
+  refreshReuseGraceSeconds: number;
+  revocationCheck: "kv" | "db";
 }
 
 /** Raised when the variables cannot make a valid configuration; names keys, never values. */
@@ -108,6 +111,9 @@ const schema = z.object({
     ),
   RATE_LIMIT_WINDOW_MS: integer(900_000, 1000, 7 * 86_400_000),
   RATE_LIMIT_MAX_REQUESTS: integer(100, 1, 1_000_000),
+  PASSWORD_MIN_LENGTH: integer(8, 8, 128),
+  REFRESH_REUSE_GRACE_SECONDS: integer(10, 0, 300),
+  REVOCATION_CHECK: z.enum(["kv", "db"], "must be kv or db").default("kv"),
 });
 
 /** Every variable the configuration reads. */
@@ -143,6 +149,9 @@ export function parseConfig(variables: Variables): Config {
     allowedOrigins: v.ALLOWED_ORIGINS,
     rateLimitWindowMs: v.RATE_LIMIT_WINDOW_MS,
     rateLimitMaxRequests: v.RATE_LIMIT_MAX_REQUESTS,
+    passwordMinLength: v.PASSWORD_MIN_LENGTH,
+    refreshReuseGraceSeconds: v.REFRESH_REUSE_GRACE_SECONDS,
+    revocationCheck: v.REVOCATION_CHECK,
   };
   assertConsistent(config);
   if (config.nodeEnv === "production") assertProductionSafe(config);

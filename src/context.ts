@@ -2,6 +2,8 @@
  * The one place that reads the Worker's bindings and builds a request's dependencies.
  * Tests swap parts (clock, query counter) through AppOptions instead of patching globals.
  */
+import type { App } from "./apps/registry";
+import type { AccessClaims } from "./auth/access-tokens";
 import { type Config, parseConfig } from "./config";
 import { type Database, type DatabaseHandle, type DatabaseSource, openWorkerDatabase } from "./db";
 
@@ -25,7 +27,16 @@ export interface Deps {
   close(): Promise<void>;
 }
 
-export type AppEnv = { Bindings: Bindings; Variables: { deps: Deps } };
+export type AppEnv = {
+  Bindings: Bindings;
+  Variables: {
+    deps: Deps;
+    /** The calling app, set for every /v1 route. */
+    app: App;
+    /** The verified access token, set on bearer routes. */
+    claims: AccessClaims;
+  };
+};
 
 // Parsed once per set of bindings; a bad configuration fails every request the same way.
 const configs = new WeakMap<object, Config>();

@@ -24,6 +24,7 @@ describe("error responses", () => {
   });
 
   it("answer a broken body on an unknown /v1 route with a JSON 4xx", async () => {
+    // /v1 routes first ask which app is calling, so the answer is unknown_app.
     const response = await send(app, "/v1/anything", {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -31,7 +32,7 @@ describe("error responses", () => {
     });
     expect(response.status).toBeGreaterThanOrEqual(400);
     expect(response.status).toBeLessThan(500);
-    expect((await errorOf(response)).code).toBe("not_found");
+    expect((await errorOf(response)).code).toBe("unknown_app");
   });
 
   it("refuse bodies over 16 KiB with payload_too_large", async () => {

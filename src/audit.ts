@@ -1,0 +1,36 @@
+/**
+ * The audit trail: one row per security event, with app, user, client IP and user agent.
+ * Events are written inside the statements that cause them, so no event is lost or invented.
+ */
+import { type SQL, sql } from "drizzle-orm";
+
+export type AuditEvent =
+  | "register"
+  | "login_succeeded"
+  | "login_failed"
+  | "refresh"
+  | "refresh_token_reused"
+  | "logout"
+  | "logout_all"
+  | "session_revoked";
+
+/** Who is asking: read from the request by the HTTP layer. */
+export interface Client {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** A row for `insert into audit (app_id, user_id, event, ip, user_agent, details, created_at)`. */
+export function auditValues(
+  event: AuditEvent,
+  appId: string,
+  userId: SQL | string | null,
+  client: Client,
+  now: Date,
+  details: Record<string, unknown> = {},
+): SQL {
+  const user = userId === null || typeof userId === "string" ? sql`${userId}::uuid` : userId;
+  return sql`${appId}, ${user}, ${event}, ${client.ip}, ${client.userAgent}, ${JSON.stringify(details)}::jsonb, ${now}`;
+}
+
+export const AUDIT_COLUMNS = sql`app_id, user_id, event, ip, user_agent, details, created_at`;

@@ -1,0 +1,86 @@
+/**
+ * Sign-up and sign-in for one app's user pool. Identity is (app, normalised email).
+ * Login answers an unknown email exactly like a wrong password, after the same hashing work.
+ */
+import { sql } from "drizzle-orm";
+import { AUDIT_COLUMNS, auditValues } from "../audit";
+import { ApiError } from "../errors";
+import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from "./passwords";
+import type { AuthContext, TokenResponse } from "./session-context";
+import { newSessionRow, planIssue, REFRESH_COLUMNS, tokenResponse } from "./sessions";
+import { normaliseEmail, userFromSql } from "./users";
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  name?: string | undefined;
+}
+
+/** Creates the user and its first session in one statement; 409 email_taken if it exists. */
+export async function register(ctx: AuthContext, input: RegisterInput): Promise<TokenResponse> {
+  checkPasswordPolicy(input.password, ctx.config.passwordMinLength);
+  const email = normaliseEmail(input.email);
+  const passwordHash = await hashPassword(input.password);
+  const issue = planIssue(ctx);
+  const result = await ctx.db.execute(sql`
+    with created as (
+      insert into users (app_id, email, name, password_hash, created_at, updated_at)
+      values (${ctx.app.id}, ${email}, ${input.name ?? null}, ${passwordHash}, ${ctx.now}, ${ctx.now})
+      on conflict (email, app_id) do nothing
+      returning id, app_id, email, email_verified, name, created_at
+    ), session as (
+      insert into refresh_tokens (${REFRESH_COLUMNS})
+      select ${newSessionRow(ctx, issue, sql`id`)} from created
+    ), audited as (
+      insert into audit (${AUDIT_COLUMNS})
+      select ${auditValues("register", ctx.app.id, sql`id`, ctx.client, ctx.now)} from created
+    )
+    select * from created`);
+  const row = result.rows[0];
+  if (!row) throw new ApiError("email_taken");
+  return tokenResponse(ctx, userFromSql(row), issue);
+}
+
+export interface LoginInput {
+  email: string;
+  password: string;
+}
+
+export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenResponse> {
+  checkPasswordPolicy(input.password, 1);
+  const email = normaliseEmail(input.email);
+  const found = await ctx.db.execute(sql`
+    select id, app_id, email, email_verified, name, created_at, password_hash
+    from users where email = ${email} and app_id = ${ctx.app.id}`);
+  const row = found.rows[0];
+  // Hash anyway for unknown emails: both failures must cost the same time.
+  const verdict = row
+    ? await verifyPassword(input.password, String(row.password_hash))
+    : { ok: await verifyAgainstDummy(input.password), needsRehash: false };
+
+  if (!row || !verdict.ok) {
+    await ctx.db.execute(sql`
+      insert into audit (${AUDIT_COLUMNS})
+      values (${auditValues("login_failed", ctx.app.id, row ? String(row.id) : null, ctx.client, ctx.now, {
+        email,
+        reason: row ? "wrong_password" : "unknown_email",
+      })})`);
+    throw new ApiError("invalid_credentials");
+  }
+
+  const user = userFromSql(row);
+  const issue = planIssue(ctx);
+  // Upgrade a hash made with weaker parameters while we hold the plaintext.
+  const rehash = verdict.needsRehash
+    ? sql`, rehashed as (
+        update users set password_hash = ${await hashPassword(input.password)}, updated_at = ${ctx.now}
+        where id = ${user.id}::uuid)`
+    : sql``;
+  await ctx.db.execute(sql`
+    with session as (
+      insert into refresh_tokens (${REFRESH_COLUMNS}) values (${newSessionRow(ctx, issue, user.id)})
+    ) ${rehash}
+    insert into audit (${AUDIT_COLUMNS})
+    values (${auditValues("login_succeeded", ctx.app.id, user.id, ctx.client, ctx.now)})`);
+  return tokenResponse(ctx, user, issue);
+}

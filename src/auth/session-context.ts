@@ -1,0 +1,29 @@
+/** What every account and session operation needs, as plain values (no HTTP types). */
+import type { App } from "../apps/registry";
+import type { Client } from "../audit";
+import type { Config } from "../config";
+import type { Database } from "../db";
+import type { SigningKey } from "./access-tokens";
+import type { UserView } from "./users";
+
+export interface AuthContext {
+  db: Database;
+  config: Config;
+  kv: KVNamespace;
+  app: App;
+  client: Client;
+  now: Date;
+}
+
+export interface TokenResponse {
+  user: UserView;
+  accessToken: string;
+  refreshToken: string;
+  tokenType: "Bearer";
+  expiresIn: number;
+  refreshExpiresIn: number;
+}
+
+export function signingKey(config: Config): SigningKey {
+  return { secret: config.jwtSecret, issuer: config.jwtIssuer };
+}

@@ -1,0 +1,67 @@
+/** Users as stored and as shown: the public view never carries the password hash. */
+import { and, eq } from "drizzle-orm";
+import type { Database } from "../db";
+import { users } from "../db/schema";
+
+export interface UserRow {
+  id: string;
+  appId: string;
+  email: string;
+  emailVerified: boolean;
+  name: string | null;
+  createdAt: Date;
+}
+
+export interface UserView {
+  id: string;
+  appId: string;
+  email: string;
+  emailVerified: boolean;
+  name: string | null;
+  createdAt: string;
+}
+
+export function toUserView(user: UserRow): UserView {
+  return {
+    id: user.id,
+    appId: user.appId,
+    email: user.email,
+    emailVerified: user.emailVerified,
+    name: user.name,
+    createdAt: new Date(user.createdAt).toISOString(),
+  };
+}
+
+/** Emails are compared and stored trimmed and lower-cased. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export const USER_COLUMNS = {
+  id: users.id,
+  appId: users.appId,
+  email: users.email,
+  emailVerified: users.emailVerified,
+  name: users.name,
+  createdAt: users.createdAt,
+};
+
+export async function findUserById(db: Database, appId: string, id: string): Promise<UserRow | undefined> {
+  const [row] = await db
+    .select(USER_COLUMNS)
+    .from(users)
+    .where(and(eq(users.id, id), eq(users.appId, appId)));
+  return row;
+}
+
+/** Maps a raw SQL row (snake_case) to a UserRow. */
+export function userFromSql(row: Record<string, unknown>): UserRow {
+  return {
+    id: String(row.id),
+    appId: String(row.app_id),
+    email: String(row.email),
+    emailVerified: Boolean(row.email_verified),
+    name: row.name === null || row.name === undefined ? null : String(row.name),
+    createdAt: new Date(row.created_at as string | Date),
+  };
+}

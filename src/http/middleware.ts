@@ -1,0 +1,61 @@
+/** Middleware shared by the /v1 routes: which app is calling, and who (bearer token). */
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { z } from "zod";
+import { findApp } from "../apps/registry";
+import type { Client } from "../audit";
+import { verifyAccessToken } from "../auth/access-tokens";
+import { type AuthContext, signingKey } from "../auth/session-context";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+import { isRevoked } from "../revocation";
+
+const APP_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+
+/** Every /v1 request names a registered app in X-App-Id. */
+export const requireApp = createMiddleware<AppEnv>(async (c, next) => {
+  const appId = APP_ID.safeParse(c.req.header("x-app-id"));
+  const { deps } = c.var;
+  const app = appId.success ? await findApp(deps.db, appId.data, deps.clock().getTime()) : undefined;
+  if (!app) throw new ApiError("unknown_app");
+  c.set("app", app);
+  await next();
+});
+
+/** Verifies the bearer token for the calling app, then asks whether it was revoked. */
+export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
+  const match = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
+  if (!match?.[1]) throw new ApiError("token_missing");
+  const { deps } = c.var;
+  const now = deps.clock();
+  const claims = await verifyAccessToken(match[1], signingKey(deps.config), c.var.app.id, now);
+  const revoked = await isRevoked(claims.jti, {
+    kv: c.env.REVOCATIONS,
+    db: () => deps.db,
+    mode: deps.config.revocationCheck,
+    now,
+  });
+  if (revoked) throw new ApiError("token_revoked");
+  c.set("claims", claims);
+  await next();
+});
+
+export function clientOf(c: Context<AppEnv>): Client {
+  return {
+    ip: c.req.header("cf-connecting-ip") ?? null,
+    userAgent: c.req.header("user-agent")?.slice(0, 512) ?? null,
+  };
+}
+
+/** The plain-valued context domain functions take. */
+export function authContext(c: Context<AppEnv>): AuthContext {
+  const { deps } = c.var;
+  return {
+    db: deps.db,
+    config: deps.config,
+    kv: c.env.REVOCATIONS,
+    app: c.var.app,
+    client: clientOf(c),
+    now: deps.clock(),
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * The /v1/auth route table. Each handler validates its input, calls one domain function
+ * and shapes the answer; the work lives in src/auth.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { login, register } from "../auth/accounts";
+import { endSessions, listSessions, refreshSession } from "../auth/sessions";
+import { findUserById, toUserView } from "../auth/users";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+import { readJson, validate } from "../http/body";
+import { authContext, requireUser } from "../http/middleware";
+
+const email = z.string().trim().max(254).pipe(z.email("must be an email address"));
+const password = z.string("must be a string");
+const refreshToken = z.string().min(1).max(512);
+
+const schemas = {
+  register: z.object({ email, password, name: z.string().trim().max(200).optional() }),
+  login: z.object({ email, password }),
+  refresh: z.object({ refreshToken }),
+  logout: z.object({ refreshToken: refreshToken.optional() }),
+  sessionId: z.object({ id: z.uuid("must be a session id") }),
+};
+
+const NO_STORE = { "Cache-Control": "no-store" };
+
+export const authRoutes = new Hono<AppEnv>()
+  .post("/register", async (c) => {
+    const input = await readJson(c.req.raw, schemas.register);
+    return c.json(await register(authContext(c), input), 201, NO_STORE);
+  })
+  .post("/login", async (c) => {
+    const input = await readJson(c.req.raw, schemas.login);
+    return c.json(await login(authContext(c), input), 200, NO_STORE);
+  })
+  .post("/refresh", async (c) => {
+    const input = await readJson(c.req.raw, schemas.refresh);
+    return c.json(await refreshSession(authContext(c), input.refreshToken), 200, NO_STORE);
+  })
+  .post("/logout", requireUser, async (c) => {
+    // The body is optional and only validated: the session comes from the access token.
+    if (c.req.header("content-type")) await readJson(c.req.raw, schemas.logout);
+    const { claims } = c.var;
+    await endSessions(authContext(c), {
+      userId: claims.sub,
+      sessionId: claims.sid,
+      alsoRevoke: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) },
+      event: "logout",
+    });
+    return c.body(null, 204, NO_STORE);
+  })
+  .post("/logout-all", requireUser, async (c) => {
+    const { claims } = c.var;
+    await endSessions(authContext(c), {
+      userId: claims.sub,
+      alsoRevoke: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) },
+      event: "logout_all",
+    });
+    return c.body(null, 204, NO_STORE);
+  })
+  .get("/me", requireUser, async (c) => {
+    const user = await findUserById(c.var.deps.db, c.var.app.id, c.var.claims.sub);
+    if (!user) throw new ApiError("token_invalid");
+    return c.json({ user: toUserView(user) }, 200, NO_STORE);
+  })
+  .get("/sessions", requireUser, async (c) => {
+    const { claims } = c.var;
+    const sessions = await listSessions(authContext(c), claims.sub, claims.sid);
+    return c.json({ sessions }, 200, NO_STORE);
+  })
+  .delete("/sessions/:id", requireUser, async (c) => {
+    const { id } = validate(schemas.sessionId, c.req.param());
+    const ended = await endSessions(authContext(c), {
+      userId: c.var.claims.sub,
+      sessionId: id,
+      event: "session_revoked",
+    });
+    if (ended === 0) throw new ApiError("not_found", "No such session");
+    return c.body(null, 204, NO_STORE);
+  });
