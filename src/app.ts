@@ -9,7 +9,7 @@ import pkg from "../package.json";
 import { ConfigError } from "./config";
 import { type AppEnv, type AppOptions, createDeps } from "./context";
 import { ApiError } from "./errors";
-import { formatUptime, type Health, pingDatabase } from "./health";
+import { checkDatabase, formatUptime, type Health } from "./health";
 import { requireApp } from "./http/middleware";
 import { describeError, log } from "./log";
 import { authRoutes } from "./routes/auth";
@@ -43,16 +43,17 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   );
 
   app.get("/health", async (c) => {
-    const connected = await pingDatabase(c.var.deps.db);
+    const database = await checkDatabase(c.var.deps.db);
     const uptimeSeconds = Math.floor((Date.now() - (startedAtMs ?? Date.now())) / 1000);
     const health: Health = {
-      status: connected ? "healthy" : "unhealthy",
-      database: connected ? "connected" : "disconnected",
+      status: database.connected ? "healthy" : "unhealthy",
+      database: database.connected ? "connected" : "disconnected",
       uptime: formatUptime(uptimeSeconds),
       uptimeSeconds,
       version: VERSION,
+      lastCleanupAt: (database.connected && database.lastCleanupAt?.toISOString()) || null,
     };
-    return c.json(health, connected ? 200 : 503, { "Cache-Control": "no-store" });
+    return c.json(health, database.connected ? 200 : 503, { "Cache-Control": "no-store" });
   });
 
   app.use("/v1/*", requireApp);

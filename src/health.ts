@@ -1,5 +1,6 @@
 /** Health reporting: a real round trip to the database, and how long this isolate has served. */
-import { sql } from "drizzle-orm";
+
+import { lastCleanupAt } from "./cron/cleanup";
 import type { Database } from "./db";
 
 const HEALTH_QUERY_TIMEOUT_MS = 3000;
@@ -10,17 +11,21 @@ export interface Health {
   uptime: string;
   uptimeSeconds: number;
   version: string;
+  /** When the cleanup job last completed (ISO time), or null if it never ran. */
+  lastCleanupAt: string | null;
 }
 
-/** True when `SELECT 1` answers within the timeout. */
-export async function pingDatabase(db: Database): Promise<boolean> {
+export type DatabaseCheck = { connected: true; lastCleanupAt: Date | undefined } | { connected: false };
+
+/** One real query (the last cleanup run) that must answer within the timeout. */
+export async function checkDatabase(db: Database): Promise<DatabaseCheck> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), HEALTH_QUERY_TIMEOUT_MS);
+  const timeout = new Promise<DatabaseCheck>((resolve) => {
+    timer = setTimeout(() => resolve({ connected: false }), HEALTH_QUERY_TIMEOUT_MS);
   });
-  const ping = db.execute(sql`select 1`).then(
-    () => true,
-    () => false,
+  const ping = lastCleanupAt(db).then(
+    (at): DatabaseCheck => ({ connected: true, lastCleanupAt: at }),
+    (): DatabaseCheck => ({ connected: false }),
   );
   try {
     return await Promise.race([ping, timeout]);

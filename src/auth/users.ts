@@ -1,5 +1,5 @@
 /** Users as stored and as shown: the public view never carries the password hash. */
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../db";
 import { users } from "../db/schema";
 
@@ -52,6 +52,28 @@ export async function findUserById(db: Database, appId: string, id: string): Pro
     .from(users)
     .where(and(eq(users.id, id), eq(users.appId, appId)));
   return row;
+}
+
+/**
+ * The token's user, and whether Postgres holds a revocation of the token. Asked in the same
+ * round trip, so a revocation whose KV copy failed still holds where the database is read.
+ */
+export async function findUserForToken(
+  db: Database,
+  appId: string,
+  claims: { sub: string; jti: string },
+  now: Date,
+): Promise<{ user: UserRow; revoked: boolean } | undefined> {
+  const [row] = await db
+    .select({
+      ...USER_COLUMNS,
+      revoked: sql<boolean>`exists (select 1 from revoked_jti where jti = ${claims.jti} and expires_at > ${now})`,
+    })
+    .from(users)
+    .where(and(eq(users.id, claims.sub), eq(users.appId, appId)));
+  if (!row) return undefined;
+  const { revoked, ...user } = row;
+  return { user, revoked };
 }
 
 /** Maps a raw SQL row (snake_case) to a UserRow. */

@@ -7,6 +7,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db";
 import { audit } from "../db/schema";
 import { log } from "../log";
+import { republishRevocations } from "../revocation";
 
 export const CLEANUP_EVENT = "cleanup_completed";
 /** Revoked refresh tokens are kept this long for reuse detection and forensics. */
@@ -14,6 +15,8 @@ const REVOKED_REFRESH_RETENTION_MS = 24 * 3600 * 1000;
 
 export interface CleanupOptions {
   now: Date;
+  /** The Worker's REVOCATIONS namespace: revocations whose KV write failed are published again. */
+  kv?: KVNamespace;
   batchSize?: number;
   /** Stop starting new batches after this many, so one run stays within its CPU budget. */
   maxBatchesPerTable?: number;
@@ -23,6 +26,8 @@ export interface CleanupCounts {
   revokedJti: number;
   refreshTokens: number;
   emailTokens: number;
+  /** Revocations re-published to KV. */
+  republished: number;
 }
 
 export interface CleanupResult {
@@ -55,7 +60,14 @@ export async function runCleanup(db: Database, options: CleanupOptions): Promise
     maxBatches,
   );
 
-  const counts = { revokedJti: jti.deleted, refreshTokens: refresh.deleted, emailTokens: email.deleted };
+  const republished = options.kv ? await republishRevocations(db, options.kv, now, batchSize) : 0;
+
+  const counts = {
+    revokedJti: jti.deleted,
+    refreshTokens: refresh.deleted,
+    emailTokens: email.deleted,
+    republished,
+  };
   const result = {
     counts,
     durationMs: Date.now() - started,

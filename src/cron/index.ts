@@ -1,10 +1,12 @@
 /**
- * The Cron Trigger fires hourly; cleanup runs only when CLEANUP_INTERVAL_HOURS have passed
- * since the last completed run, so the interval is a setting rather than a deploy.
+ * The Cron Trigger fires hourly. Every tick re-publishes revocations whose KV write failed
+ * (so such a gap lasts at most an hour); cleanup runs only when CLEANUP_INTERVAL_HOURS have
+ * passed since the last completed run, so the interval is a setting rather than a deploy.
  */
 import { type Bindings, configFor } from "../context";
 import { openWorkerDatabase } from "../db";
 import { describeError, log } from "../log";
+import { republishRevocations } from "../revocation";
 import { type CleanupResult, lastCleanupAt, runCleanup } from "./cleanup";
 
 // A run that starts a little early (cron jitter) still counts as due.
@@ -15,14 +17,15 @@ export function isCleanupDue(last: Date | undefined, now: Date, intervalHours: n
   return now.getTime() - last.getTime() >= intervalHours * 3600 * 1000 - SCHEDULE_SLACK_MS;
 }
 
-/** Runs cleanup if due; returns its result, or undefined when it was not due. */
+/** One cron tick: heal KV, then clean up if due; returns the cleanup result, if it ran. */
 export async function runScheduledCleanup(env: Bindings, now: Date): Promise<CleanupResult | undefined> {
   const config = configFor(env);
   const handle = openWorkerDatabase(env);
   try {
+    await republishRevocations(handle.db, env.REVOCATIONS, now);
     const last = await lastCleanupAt(handle.db);
     if (!isCleanupDue(last, now, config.cleanupIntervalHours)) return undefined;
-    return await runCleanup(handle.db, { now });
+    return await runCleanup(handle.db, { now, kv: env.REVOCATIONS });
   } catch (error) {
     log.error("Cleanup job failed", describeError(error));
     throw error;

@@ -4,7 +4,7 @@ import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { findApp } from "../apps/registry";
 import type { Client } from "../audit";
-import { verifyAccessToken } from "../auth/access-tokens";
+import { type AccessClaims, verifyAccessToken } from "../auth/access-tokens";
 import { type AuthContext, signingKey } from "../auth/session-context";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
@@ -28,17 +28,22 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   if (!match?.[1]) throw new ApiError("token_missing");
   const { deps } = c.var;
   const now = deps.clock();
-  const claims = await verifyAccessToken(match[1], signingKey(deps.config), c.var.app.id, now);
-  const revoked = await isRevoked(claims.jti, {
-    kv: c.env.REVOCATIONS,
-    db: () => deps.db,
-    mode: deps.config.revocationCheck,
-    now,
-  });
-  if (revoked) throw new ApiError("token_revoked");
-  c.set("claims", claims);
+  c.set("claims", await verifyLiveToken(c, match[1]));
   await next();
 });
+
+/** Signature and claims for the calling app first, then the revocation check. */
+export async function verifyLiveToken(c: Context<AppEnv>, token: string): Promise<AccessClaims> {
+  const { deps } = c.var;
+  const now = deps.clock();
+  const claims = await verifyAccessToken(token, signingKey(deps.config), c.var.app.id, now);
+  const revoked = await isRevoked(
+    { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) },
+    { kv: c.env.REVOCATIONS, db: () => deps.db, mode: deps.config.revocationCheck, now },
+  );
+  if (revoked) throw new ApiError("token_revoked");
+  return claims;
+}
 
 export function clientOf(c: Context<AppEnv>): Client {
   return {

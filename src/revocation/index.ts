@@ -32,9 +32,13 @@ export async function publishRevocations(
 ): Promise<string[]> {
   const results = await Promise.allSettled(
     tokens.map(async (token) => {
-      const ttl = Math.ceil((token.expiresAt.getTime() - now.getTime()) / 1000);
-      await kv.put(kvKey(token.jti), "1", { expirationTtl: Math.max(KV_MIN_TTL_SECONDS, ttl) });
+      // Remembered here even if KV fails: this isolate refuses the token at once regardless.
       remember(token.jti, token.expiresAt.getTime());
+      const ttl = Math.ceil((token.expiresAt.getTime() - now.getTime()) / 1000);
+      const options = { expirationTtl: Math.max(KV_MIN_TTL_SECONDS, ttl) };
+      // One retry: KV writes fail transiently, and until the next cron tick heals it the
+      // revocation would only hold where Postgres is asked.
+      await kv.put(kvKey(token.jti), "1", options).catch(() => kv.put(kvKey(token.jti), "1", options));
       return token.jti;
     }),
   );
@@ -44,6 +48,36 @@ export async function publishRevocations(
     else log.warn("revocation not written to KV; cleanup will retry", describeError(result.reason));
   }
   return published;
+}
+
+/**
+ * Heals revocations whose KV write failed: Postgres had them all along, KV gets them now.
+ * Returns how many were published.
+ */
+export async function republishRevocations(
+  db: Database,
+  kv: KVNamespace,
+  now: Date,
+  limit = 1000,
+): Promise<number> {
+  const pending = await findUnpublished(db, now, limit);
+  const published = await publishRevocations(kv, pending, now);
+  await markPublished(db, published);
+  return published.length;
+}
+
+/** Revocations whose KV write failed, still live. */
+async function findUnpublished(db: Database, now: Date, limit: number): Promise<RevokedToken[]> {
+  const result = await db.execute<{ jti: string; app_id: string; user_id: string | null; expires_at: Date }>(
+    sql`select jti, app_id, user_id, expires_at from revoked_jti
+        where published_to_kv = false and expires_at > ${now} limit ${limit}`,
+  );
+  return result.rows.map((row) => ({
+    jti: row.jti,
+    appId: row.app_id,
+    userId: row.user_id,
+    expiresAt: new Date(row.expires_at),
+  }));
 }
 
 /** Marks rows whose KV copy is written; the rest are re-published by the next cleanup. */
@@ -77,8 +111,15 @@ export interface RevocationSources {
   now: Date;
 }
 
-/** Is this jti revoked? One KV read normally; Postgres when asked to, or when KV fails. */
-export async function isRevoked(jti: string, sources: RevocationSources): Promise<boolean> {
+/**
+ * Is this token revoked? One KV read normally; Postgres when asked to, or when KV fails.
+ * `expiresAt` is the token's own expiry: a revocation is remembered in the isolate until then.
+ */
+export async function isRevoked(
+  token: { jti: string; expiresAt: Date },
+  sources: RevocationSources,
+): Promise<boolean> {
+  const { jti } = token;
   const known = knownRevoked.get(jti);
   if (known !== undefined) {
     if (known > sources.now.getTime()) return true;
@@ -87,7 +128,7 @@ export async function isRevoked(jti: string, sources: RevocationSources): Promis
   if (sources.mode === "kv") {
     try {
       const hit = (await sources.kv.get(kvKey(jti))) !== null;
-      if (hit) remember(jti, sources.now.getTime() + KV_MIN_TTL_SECONDS * 1000);
+      if (hit) remember(jti, token.expiresAt.getTime());
       return hit;
     } catch (error) {
       log.warn("KV revocation read failed; asking Postgres", describeError(error));
@@ -103,6 +144,11 @@ async function isRevokedInDatabase(db: Database, jti: string, now: Date): Promis
   const row = result.rows[0];
   if (row) remember(jti, new Date(row.expires_at).getTime());
   return row !== undefined;
+}
+
+/** Forgets what this isolate remembered (tests use it to reach KV or Postgres again). */
+export function forgetRevocations(): void {
+  knownRevoked.clear();
 }
 
 function remember(jti: string, untilMs: number): void {

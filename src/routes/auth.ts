@@ -6,11 +6,11 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { login, register } from "../auth/accounts";
 import { endSessions, listSessions, refreshSession } from "../auth/sessions";
-import { findUserById, toUserView } from "../auth/users";
+import { findUserForToken, toUserView } from "../auth/users";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { readJson, validate } from "../http/body";
-import { authContext, requireUser } from "../http/middleware";
+import { authContext, requireUser, verifyLiveToken } from "../http/middleware";
 
 const email = z.string().trim().max(254).pipe(z.email("must be an email address"));
 const password = z.string("must be a string");
@@ -22,6 +22,7 @@ const schemas = {
   refresh: z.object({ refreshToken }),
   logout: z.object({ refreshToken: refreshToken.optional() }),
   sessionId: z.object({ id: z.uuid("must be a session id") }),
+  introspect: z.object({ token: z.string().max(8192) }),
 };
 
 const NO_STORE = { "Cache-Control": "no-store" };
@@ -60,10 +61,22 @@ export const authRoutes = new Hono<AppEnv>()
     });
     return c.body(null, 204, NO_STORE);
   })
+  .post("/introspect", async (c) => {
+    // RFC 7662 style, for app backends: anything not live for this app is just inactive.
+    const { token } = await readJson(c.req.raw, schemas.introspect);
+    try {
+      const claims = await verifyLiveToken(c, token);
+      return c.json({ active: true, ...claims }, 200, NO_STORE);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return c.json({ active: false }, 200, NO_STORE);
+      throw error;
+    }
+  })
   .get("/me", requireUser, async (c) => {
-    const user = await findUserById(c.var.deps.db, c.var.app.id, c.var.claims.sub);
-    if (!user) throw new ApiError("token_invalid");
-    return c.json({ user: toUserView(user) }, 200, NO_STORE);
+    const found = await findUserForToken(c.var.deps.db, c.var.app.id, c.var.claims, c.var.deps.clock());
+    if (!found) throw new ApiError("token_invalid");
+    if (found.revoked) throw new ApiError("token_revoked");
+    return c.json({ user: toUserView(found.user) }, 200, NO_STORE);
   })
   .get("/sessions", requireUser, async (c) => {
     const { claims } = c.var;

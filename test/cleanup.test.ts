@@ -1,0 +1,221 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { decodeJwt } from "jose";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createApp } from "../src/app";
+import { runCleanup } from "../src/cron/cleanup";
+import { isCleanupDue } from "../src/cron/index";
+import { openWorkerDatabase } from "../src/db";
+import worker from "../src/index";
+import { forgetRevocations } from "../src/revocation";
+import { client, createTestApp, errorCode } from "./support/fixtures";
+import { bindings, openTestDatabase, postJson, send } from "./support/worker";
+
+// Far in the past, so only rows this file seeds count as expired: other files share the database.
+const NOW = new Date("2001-06-01T00:00:00Z");
+const before = (hours: number) => new Date(NOW.getTime() - hours * 3600_000).toISOString();
+const after = (hours: number) => new Date(NOW.getTime() + hours * 3600_000).toISOString();
+
+let appId: string;
+let userId: string;
+
+beforeAll(async () => {
+  appId = await createTestApp("cleanup");
+  userId = (await client(createApp(), appId).register()).user.id;
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function exec(text: string) {
+  const handle = openTestDatabase();
+  try {
+    return (await handle.db.execute(text)).rows;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function seed(tag: string) {
+  const refresh = (suffix: string, expires: string, revoked: string | null) =>
+    `('${appId}', '${userId}', gen_random_uuid(), '${tag}-${suffix}', 'jti', '${expires}', '${before(48)}',
+      '${expires}', ${revoked ? `'${revoked}'` : "null"}, '${before(48)}')`;
+  await exec(`
+    insert into revoked_jti (jti, app_id, user_id, expires_at) values
+      ('${tag}-jti-expired', '${appId}', '${userId}', '${before(1)}'),
+      ('${tag}-jti-live', '${appId}', '${userId}', '${after(1)}');
+    insert into refresh_tokens (app_id, user_id, session_id, token_hash, access_jti, access_expires_at,
+      created_at, expires_at, revoked_at, session_created_at) values
+      ${refresh("expired", before(1), null)},
+      ${refresh("revoked-long-ago", after(100), before(25))},
+      ${refresh("revoked-recently", after(100), before(2))},
+      ${refresh("live", after(100), null)};
+    insert into email_tokens (app_id, user_id, kind, token_hash, expires_at, used_at) values
+      ('${appId}', '${userId}', 'verify_email', '${tag}-used', '${after(1)}', '${before(1)}'),
+      ('${appId}', '${userId}', 'reset_password', '${tag}-expired', '${before(1)}', null),
+      ('${appId}', '${userId}', 'reset_password', '${tag}-live', '${after(1)}', null);`);
+}
+
+async function remaining(tag: string) {
+  const rows = await exec(`
+    select jti as id from revoked_jti where jti like '${tag}-%'
+    union all select token_hash from refresh_tokens where token_hash like '${tag}-%'
+    union all select token_hash from email_tokens where token_hash like '${tag}-%'`);
+  return rows.map((row) => String(row.id)).sort();
+}
+
+describe("runCleanup", () => {
+  it("removes exactly the expired rows and keeps the live ones", async () => {
+    await seed("exact");
+    const handle = openWorkerDatabase(bindings);
+    try {
+      const result = await runCleanup(handle.db, { now: NOW });
+      expect(result.counts.revokedJti).toBeGreaterThanOrEqual(1);
+      expect(result.counts.refreshTokens).toBeGreaterThanOrEqual(2);
+      expect(result.counts.emailTokens).toBeGreaterThanOrEqual(2);
+      expect(result.incomplete).toBe(false);
+    } finally {
+      await handle.close();
+    }
+    expect(await remaining("exact")).toEqual(
+      ["exact-jti-live", "exact-live", "exact-revoked-recently", "exact-live"].sort(),
+    );
+  });
+
+  it("logs one structured line with the counts", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+      lines.push(String(line));
+    });
+    const handle = openWorkerDatabase(bindings);
+    try {
+      await runCleanup(handle.db, { now: NOW });
+    } finally {
+      await handle.close();
+    }
+    const line = lines.find((text) => text.includes("Cleanup job completed"));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line ?? "{}")).toMatchObject({
+      level: "info",
+      message: "Cleanup job completed",
+      revokedJti: expect.any(Number),
+      refreshTokens: expect.any(Number),
+      emailTokens: expect.any(Number),
+      durationMs: expect.any(Number),
+    });
+  });
+
+  it("deletes 100k expired rows in bounded batches", { timeout: 120_000 }, async () => {
+    await exec(`insert into revoked_jti (jti, app_id, expires_at)
+      select 'bulk-' || i, '${appId}', '${before(2)}' from generate_series(1, 100000) as i`);
+    const deletes: string[] = [];
+    const handle = openWorkerDatabase(bindings, {
+      onQuery: (sql) => {
+        if (sql.startsWith('\n      delete from "revoked_jti"')) deletes.push(sql);
+      },
+    });
+    try {
+      const result = await runCleanup(handle.db, { now: NOW, batchSize: 10_000 });
+      expect(result.counts.revokedJti).toBeGreaterThanOrEqual(100_000);
+      expect(deletes.length).toBeGreaterThanOrEqual(11);
+    } finally {
+      await handle.close();
+    }
+    expect(await exec("select count(*)::int as n from revoked_jti where jti like 'bulk-%'")).toEqual([
+      { n: 0 },
+    ]);
+  });
+
+  it("stops at the batch budget and says the run was incomplete", async () => {
+    await exec(`insert into revoked_jti (jti, app_id, expires_at)
+      select 'budget-' || i, '${appId}', '${before(2)}' from generate_series(1, 30) as i`);
+    const handle = openWorkerDatabase(bindings);
+    try {
+      const result = await runCleanup(handle.db, { now: NOW, batchSize: 10, maxBatchesPerTable: 2 });
+      expect(result.incomplete).toBe(true);
+      expect(result.counts.revokedJti).toBe(20);
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
+describe("the schedule", () => {
+  it("is due after CLEANUP_INTERVAL_HOURS since the last completed run", () => {
+    const now = new Date("2026-11-27T12:00:00Z");
+    expect(isCleanupDue(undefined, now, 24)).toBe(true);
+    expect(isCleanupDue(new Date("2026-11-27T11:00:00Z"), now, 24)).toBe(false);
+    expect(isCleanupDue(new Date("2026-11-26T12:00:00Z"), now, 24)).toBe(true);
+    expect(isCleanupDue(new Date("2026-11-27T11:00:00Z"), now, 1)).toBe(true);
+    // An hourly tick a little early still counts.
+    expect(isCleanupDue(new Date("2026-11-27T11:02:00Z"), now, 1)).toBe(true);
+  });
+
+  it("runs from the Cron Trigger once per interval, and shows in /health", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+      lines.push(String(line));
+    });
+    const tick = async (at: string) => {
+      const ctx = createExecutionContext();
+      const controller = createScheduledController({ cron: "0 * * * *", scheduledTime: new Date(at) });
+      await worker.scheduled(controller, bindings, ctx);
+      await waitOnExecutionContext(ctx);
+    };
+    // Far in the future, so no earlier run in this database is recent.
+    await tick("2100-01-01T00:00:00Z");
+    await tick("2100-01-01T01:00:00Z");
+    await tick("2100-01-02T00:00:00Z");
+    expect(lines.filter((line) => line.includes("Cleanup job completed"))).toHaveLength(2);
+
+    const health = await send(createApp(), "/health");
+    expect(((await health.json()) as { lastCleanupAt: string }).lastCleanupAt).toBe(
+      "2100-01-02T00:00:00.000Z",
+    );
+  });
+});
+
+describe("healing a failed KV write", () => {
+  it("keeps the revocation effective through Postgres and re-publishes it on the next tick", async () => {
+    const app = createApp();
+    const api = client(app, appId);
+    const tokens = await client(app, appId).login((await api.register()).user.email, undefined);
+    const failingKv = {
+      ...bindings.REVOCATIONS,
+      get: bindings.REVOCATIONS.get.bind(bindings.REVOCATIONS),
+      put: () => Promise.reject(new Error("KV write failed")),
+    } as unknown as KVNamespace;
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    const logout = await send(
+      app,
+      "/v1/auth/logout",
+      { method: "POST", headers: { "x-app-id": appId, authorization: `Bearer ${tokens.accessToken}` } },
+      { REVOCATIONS: failingKv },
+    );
+    expect(logout.status).toBe(204);
+    const { jti } = decodeJwt(tokens.accessToken);
+    expect(await bindings.REVOCATIONS.get(`revoked:${jti}`)).toBeNull();
+    expect(await exec(`select published_to_kv from revoked_jti where jti = '${jti}'`)).toEqual([
+      { published_to_kv: false },
+    ]);
+
+    forgetRevocations(); // another isolate: it never saw the revocation happen
+    expect(await errorCode(await api.get("/v1/auth/me", tokens.accessToken))).toBe("token_revoked");
+
+    const ctx = createExecutionContext();
+    await worker.scheduled(
+      createScheduledController({ cron: "0 * * * *", scheduledTime: new Date() }),
+      bindings,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(await bindings.REVOCATIONS.get(`revoked:${jti}`)).toBe("1");
+    forgetRevocations();
+    const introspection = await send(
+      app,
+      "/v1/auth/introspect",
+      postJson({ token: tokens.accessToken }, { "x-app-id": appId }),
+    );
+    expect(await introspection.json()).toEqual({ active: false });
+  });
+});
