@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import pkg from "../package.json";
 import { ConfigError } from "./config";
@@ -33,6 +34,22 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
       c.executionCtx.waitUntil(deps.close());
     }
   });
+  app.use(async (c, next) => {
+    await next();
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+    // Tokens and user data must never sit in a shared or browser cache.
+    if (c.req.path.startsWith("/v1/")) c.res.headers.set("Cache-Control", "no-store");
+  });
+  app.use(
+    cors({
+      // Exactly ALLOWED_ORIGINS; any other origin gets no CORS headers at all.
+      origin: (origin, c) => (c.var.deps.config.allowedOrigins.includes(origin) ? origin : null),
+      allowMethods: ["GET", "POST", "DELETE"],
+      allowHeaders: ["Content-Type", "Authorization", "X-App-Id"],
+      exposeHeaders: ["Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+      maxAge: 600,
+    }),
+  );
   app.use(
     bodyLimit({
       maxSize: MAX_BODY_BYTES,

@@ -8,6 +8,7 @@ export type AuditEvent =
   | "register"
   | "login_succeeded"
   | "login_failed"
+  | "account_locked"
   | "refresh"
   | "refresh_token_reused"
   | "logout"

@@ -27,6 +27,7 @@ export interface Config {
   passwordMinLength: number;
   refreshReuseGraceSeconds: number;
   revocationCheck: "kv" | "db";
+  loginLockoutThreshold: number;
 }
 
 /** Raised when the variables cannot make a valid configuration; names keys, never values. */
@@ -114,6 +115,7 @@ const schema = z.object({
   PASSWORD_MIN_LENGTH: integer(8, 8, 128),
   REFRESH_REUSE_GRACE_SECONDS: integer(10, 0, 300),
   REVOCATION_CHECK: z.enum(["kv", "db"], "must be kv or db").default("kv"),
+  LOGIN_LOCKOUT_THRESHOLD: integer(5, 1, 100),
 });
 
 /** Every variable the configuration reads. */
@@ -123,14 +125,7 @@ type Variables = Record<string, unknown>;
 
 /** Turns the raw variables (Worker env or process.env) into a Config, or throws ConfigError. */
 export function parseConfig(variables: Variables): Config {
-  const input = Object.fromEntries(CONFIG_KEYS.map((key) => [key, asText(variables[key])]));
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    const keys = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0])))];
-    const detail = parsed.error.issues.map((issue) => `${String(issue.path[0])} ${issue.message}`).join("; ");
-    throw new ConfigError(keys, detail);
-  }
-  const v = parsed.data;
+  const v = validate(schema, variables);
   const config: Config = {
     nodeEnv: v.NODE_ENV,
     databaseUrl: v.DATABASE_URL,
@@ -152,13 +147,53 @@ export function parseConfig(variables: Variables): Config {
     passwordMinLength: v.PASSWORD_MIN_LENGTH,
     refreshReuseGraceSeconds: v.REFRESH_REUSE_GRACE_SECONDS,
     revocationCheck: v.REVOCATION_CHECK,
+    loginLockoutThreshold: v.LOGIN_LOCKOUT_THRESHOLD,
   };
   assertConsistent(config);
   if (config.nodeEnv === "production") assertProductionSafe(config);
   return config;
 }
 
-function assertConsistent(config: Config): void {
+export type DatabaseConfig = Pick<Config, "nodeEnv" | "databaseUrl" | "dbPoolMin" | "dbPoolMax">;
+
+const databaseSchema = schema.pick({
+  NODE_ENV: true,
+  DATABASE_URL: true,
+  DB_POOL_MIN: true,
+  DB_POOL_MAX: true,
+});
+
+/**
+ * The database settings alone, for Node tools that never sign a token (`gravy db …`): they
+ * must not demand JWT_SECRET or Mailgun, but production still insists on TLS to the database.
+ */
+export function parseDatabaseConfig(variables: Variables): DatabaseConfig {
+  const v = validate(databaseSchema, variables);
+  const config: DatabaseConfig = {
+    nodeEnv: v.NODE_ENV,
+    databaseUrl: v.DATABASE_URL,
+    dbPoolMin: v.DB_POOL_MIN,
+    dbPoolMax: v.DB_POOL_MAX,
+  };
+  assertConsistent(config);
+  if (config.nodeEnv === "production" && config.databaseUrl && !requiresSsl(config.databaseUrl)) {
+    throw new ConfigError(["DATABASE_URL"], "DATABASE_URL must include sslmode=require in production");
+  }
+  return config;
+}
+
+function validate<S extends z.ZodObject>(shape: S, variables: Variables): z.output<S> {
+  const input = Object.fromEntries(Object.keys(shape.shape).map((key) => [key, asText(variables[key])]));
+  const parsed = shape.safeParse(input);
+  if (!parsed.success) {
+    const keys = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0])))];
+    const detail = parsed.error.issues.map((issue) => `${String(issue.path[0])} ${issue.message}`).join("; ");
+    throw new ConfigError(keys, detail);
+  }
+  return parsed.data;
+}
+
+function assertConsistent(config: Pick<Config, "dbPoolMin" | "dbPoolMax">): void {
   if (config.dbPoolMin > config.dbPoolMax) {
     throw new ConfigError(["DB_POOL_MIN"], "DB_POOL_MIN must not exceed DB_POOL_MAX");
   }

@@ -23,6 +23,8 @@ export const ERRORS = {
     status: 401,
     message: "The refresh token was already used; the session has been ended",
   },
+  rate_limited: { status: 429, message: "Too many requests; try again later" },
+  too_many_attempts: { status: 429, message: "Too many failed sign-in attempts; try again later" },
   internal_error: { status: 500, message: "Something went wrong on our side" },
   configuration_error: { status: 500, message: "The server is misconfigured" },
   database_unavailable: { status: 503, message: "The database is unavailable" },

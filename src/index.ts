@@ -3,6 +3,8 @@ import { createApp } from "./app";
 import type { Bindings } from "./context";
 import { runScheduledCleanup } from "./cron";
 
+export { RateLimiter } from "./rate-limit/limiter";
+
 const app = createApp();
 
 export default {

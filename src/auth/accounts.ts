@@ -49,6 +49,11 @@ export interface LoginInput {
 export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenResponse> {
   checkPasswordPolicy(input.password, 1);
   const email = normaliseEmail(input.email);
+  // Keyed by email whether or not it has an account, so a lockout reveals nothing.
+  const lockout = ctx.lockout?.(email);
+  const nowMs = ctx.now.getTime();
+  const lock = await lockout?.check(nowMs);
+  if (lock?.locked) throw tooManyAttempts(lock.retryAfterSeconds);
   const found = await ctx.db.execute(sql`
     select id, app_id, email, email_verified, name, created_at, password_hash
     from users where email = ${email} and app_id = ${ctx.app.id}`);
@@ -59,14 +64,21 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
     : { ok: await verifyAgainstDummy(input.password), needsRehash: false };
 
   if (!row || !verdict.ok) {
+    const after = await lockout?.recordFailure(nowMs);
+    const userId = row ? String(row.id) : null;
+    const reason = row ? "wrong_password" : "unknown_email";
+    const lockedNow = sql`, (${auditValues("account_locked", ctx.app.id, userId, ctx.client, ctx.now, {
+      email,
+      failures: after?.failures,
+      lockedForSeconds: after?.retryAfterSeconds,
+    })})`;
     await ctx.db.execute(sql`
       insert into audit (${AUDIT_COLUMNS})
-      values (${auditValues("login_failed", ctx.app.id, row ? String(row.id) : null, ctx.client, ctx.now, {
-        email,
-        reason: row ? "wrong_password" : "unknown_email",
-      })})`);
+      values (${auditValues("login_failed", ctx.app.id, userId, ctx.client, ctx.now, { email, reason })})
+      ${after?.locked ? lockedNow : sql``}`);
     throw new ApiError("invalid_credentials");
   }
+  if (lock && lock.failures > 0) await lockout?.clear();
 
   const user = userFromSql(row);
   const issue = planIssue(ctx);
@@ -83,4 +95,10 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
     insert into audit (${AUDIT_COLUMNS})
     values (${auditValues("login_succeeded", ctx.app.id, user.id, ctx.client, ctx.now)})`);
   return tokenResponse(ctx, user, issue);
+}
+
+function tooManyAttempts(retryAfterSeconds: number): ApiError {
+  return new ApiError("too_many_attempts", undefined, undefined, {
+    "Retry-After": String(retryAfterSeconds),
+  });
 }

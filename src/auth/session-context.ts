@@ -3,6 +3,7 @@ import type { App } from "../apps/registry";
 import type { Client } from "../audit";
 import type { Config } from "../config";
 import type { Database } from "../db";
+import type { Lockout } from "../rate-limit";
 import type { SigningKey } from "./access-tokens";
 import type { UserView } from "./users";
 
@@ -13,7 +14,12 @@ export interface AuthContext {
   app: App;
   client: Client;
   now: Date;
+  /** The login lockout of one email in this app; absent where none applies (CLI). */
+  lockout?: (email: string) => Lockout;
 }
+
+/** What issuing a token pair needs. No KV: Node tools (the CLI) issue tokens too. */
+export type IssueContext = Pick<AuthContext, "config" | "app" | "client" | "now">;
 
 export interface TokenResponse {
   user: UserView;

@@ -9,7 +9,7 @@ import { ApiError } from "../errors";
 import { publishAndMark, type RevokedToken } from "../revocation";
 import { signAccessToken } from "./access-tokens";
 import { generateSecretToken, hashSecretToken, successorRefreshToken } from "./secrets";
-import { type AuthContext, signingKey, type TokenResponse } from "./session-context";
+import { type AuthContext, type IssueContext, signingKey, type TokenResponse } from "./session-context";
 import { toUserView, type UserRow, userFromSql } from "./users";
 
 /** The tokens of one issue, computed before the row that records them is written. */
@@ -22,7 +22,7 @@ export interface Issue {
   refreshExpiresAt: Date;
 }
 
-export function planIssue(ctx: AuthContext, sessionId: string = crypto.randomUUID()): Issue {
+export function planIssue(ctx: IssueContext, sessionId: string = crypto.randomUUID()): Issue {
   const issuedAtSeconds = Math.floor(ctx.now.getTime() / 1000);
   return {
     sessionId,
@@ -35,7 +35,7 @@ export function planIssue(ctx: AuthContext, sessionId: string = crypto.randomUUI
 }
 
 /** Columns and values of a new session's first refresh row, for an INSERT … SELECT. */
-export function newSessionRow(ctx: AuthContext, issue: Issue, userId: SQL | string): SQL {
+export function newSessionRow(ctx: IssueContext, issue: Issue, userId: SQL | string): SQL {
   const user = typeof userId === "string" ? sql`${userId}::uuid` : userId;
   return sql`${ctx.app.id}, ${user}, ${issue.sessionId}::uuid, ${hashSecretToken(issue.refreshToken)},
     ${issue.jti}, ${issue.accessExpiresAt}, ${issue.issuedAt}, ${issue.refreshExpiresAt},
@@ -45,7 +45,7 @@ export function newSessionRow(ctx: AuthContext, issue: Issue, userId: SQL | stri
 export const REFRESH_COLUMNS = sql`app_id, user_id, session_id, token_hash, access_jti, access_expires_at,
   created_at, expires_at, session_created_at, user_agent, ip`;
 
-export async function tokenResponse(ctx: AuthContext, user: UserRow, issue: Issue): Promise<TokenResponse> {
+export async function tokenResponse(ctx: IssueContext, user: UserRow, issue: Issue): Promise<TokenResponse> {
   const accessToken = await signAccessToken(
     {
       sub: user.id,

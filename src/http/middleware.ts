@@ -8,6 +8,7 @@ import { type AccessClaims, verifyAccessToken } from "../auth/access-tokens";
 import { type AuthContext, signingKey } from "../auth/session-context";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { hitRateLimit, LOCKOUT, lockoutFor, rateLimitHeaders } from "../rate-limit";
 import { isRevoked } from "../revocation";
 
 const APP_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
@@ -45,6 +46,25 @@ export async function verifyLiveToken(c: Context<AppEnv>, token: string): Promis
   return claims;
 }
 
+/**
+ * Counts the request against its (app, client IP) window: credential endpoints only, so app
+ * backends calling introspect and users' bearer calls never use up sign-in attempts.
+ */
+export const rateLimited = createMiddleware<AppEnv>(async (c, next) => {
+  const { config, clock } = c.var.deps;
+  const result = await hitRateLimit(
+    c.env.RATE_LIMITER,
+    { appId: c.var.app.id, ip: clientOf(c).ip ?? "unknown" },
+    { windowMs: config.rateLimitWindowMs, max: config.rateLimitMaxRequests },
+    clock().getTime(),
+  );
+  if (!result) return next();
+  const headers = rateLimitHeaders(result);
+  if (!result.allowed) throw new ApiError("rate_limited", undefined, undefined, headers);
+  await next();
+  for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+});
+
 export function clientOf(c: Context<AppEnv>): Client {
   return {
     ip: c.req.header("cf-connecting-ip") ?? null,
@@ -62,5 +82,10 @@ export function authContext(c: Context<AppEnv>): AuthContext {
     app: c.var.app,
     client: clientOf(c),
     now: deps.clock(),
+    lockout: (email) =>
+      lockoutFor(c.env.RATE_LIMITER, c.var.app.id, email, {
+        ...LOCKOUT,
+        threshold: deps.config.loginLockoutThreshold,
+      }),
   };
 }
