@@ -17,6 +17,11 @@ export default defineConfig({
           NEON_WS_PROXY: inject("neonWsProxy"),
           // Suites make many sign-ins from one address; the rate-limit suite sets its own limits.
           RATE_LIMIT_MAX_REQUESTS: "1000000",
+          // Every email goes to a local fake of Mailgun's API (test/support/fake-mailgun.ts).
+          MAILGUN_API_BASE: inject("mailgunUrl"),
+          MAILGUN_API_KEY: "key-test-0123456789",
+          MAILGUN_DOMAIN: "mg.turkey.test",
+          FROM_EMAIL: "noreply@turkey.test",
         },
       },
     })),
@@ -35,5 +40,8 @@ export default defineConfig({
   test: {
     globalSetup: ["./test/global-setup.ts"],
     include: ["test/**/*.test.ts"],
+    // Each password hash costs ~150 ms of CPU by design; on a busy 2-core machine a test that
+    // signs in a dozen times needs more than the default 5 s.
+    testTimeout: 30_000,
   },
 });

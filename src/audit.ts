@@ -13,7 +13,13 @@ export type AuditEvent =
   | "refresh_token_reused"
   | "logout"
   | "logout_all"
-  | "session_revoked";
+  | "session_revoked"
+  | "verification_sent"
+  | "email_verified"
+  | "password_reset_requested"
+  | "password_reset"
+  | "password_changed"
+  | "mail_failed";
 
 /** Who is asking: read from the request by the HTTP layer. */
 export interface Client {
@@ -31,7 +37,7 @@ export function auditValues(
   details: Record<string, unknown> = {},
 ): SQL {
   const user = userId === null || typeof userId === "string" ? sql`${userId}::uuid` : userId;
-  return sql`${appId}, ${user}, ${event}, ${client.ip}, ${client.userAgent}, ${JSON.stringify(details)}::jsonb, ${now}`;
+  return sql`${appId}, ${user}, ${event}, ${client.ip}, ${client.userAgent}, ${JSON.stringify(details)}::jsonb, ${now}::timestamptz`;
 }
 
 export const AUDIT_COLUMNS = sql`app_id, user_id, event, ip, user_agent, details, created_at`;

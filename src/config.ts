@@ -28,6 +28,7 @@ export interface Config {
   refreshReuseGraceSeconds: number;
   revocationCheck: "kv" | "db";
   loginLockoutThreshold: number;
+  requireEmailVerification: boolean;
 }
 
 /** Raised when the variables cannot make a valid configuration; names keys, never values. */
@@ -116,6 +117,7 @@ const schema = z.object({
   REFRESH_REUSE_GRACE_SECONDS: integer(10, 0, 300),
   REVOCATION_CHECK: z.enum(["kv", "db"], "must be kv or db").default("kv"),
   LOGIN_LOCKOUT_THRESHOLD: integer(5, 1, 100),
+  REQUIRE_EMAIL_VERIFICATION: z.enum(["true", "false"], "must be true or false").default("false"),
 });
 
 /** Every variable the configuration reads. */
@@ -148,6 +150,7 @@ export function parseConfig(variables: Variables): Config {
     refreshReuseGraceSeconds: v.REFRESH_REUSE_GRACE_SECONDS,
     revocationCheck: v.REVOCATION_CHECK,
     loginLockoutThreshold: v.LOGIN_LOCKOUT_THRESHOLD,
+    requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION === "true",
   };
   assertConsistent(config);
   if (config.nodeEnv === "production") assertProductionSafe(config);

@@ -13,6 +13,8 @@ export const ERRORS = {
   unknown_app: { status: 400, message: "Unknown or missing app; send X-App-Id" },
   invalid_credentials: { status: 401, message: "Email or password is wrong" },
   email_taken: { status: 409, message: "An account with this email already exists in this app" },
+  email_not_verified: { status: 403, message: "Confirm your email address before signing in" },
+  invalid_token: { status: 400, message: "This link is invalid or has expired" },
   token_missing: { status: 401, message: "Send an access token as Authorization: Bearer <token>" },
   token_invalid: { status: 401, message: "The access token is not valid" },
   token_expired: { status: 401, message: "The access token has expired" },

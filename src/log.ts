@@ -24,8 +24,21 @@ export const log: Logger = {
   error: (message, fields) => write("error", message, fields),
 };
 
-/** What may be logged of an unexpected error: its kind and message, never request data. */
+/**
+ * What may be logged of an unexpected error: its kind, message and code, never request data.
+ * A failed query's own message repeats the SQL parameters (hashes, emails), so for those only
+ * the database's underlying error is described.
+ */
 export function describeError(error: unknown): LogFields {
-  if (error instanceof Error) return { errorName: error.name, errorMessage: error.message };
-  return { errorName: typeof error };
+  if (!(error instanceof Error)) return { errorName: typeof error };
+  if (error.message.startsWith("Failed query") && error.cause !== undefined) {
+    return { errorName: "QueryError", ...describeCause(error.cause) };
+  }
+  return { errorName: error.name, errorMessage: error.message };
+}
+
+function describeCause(cause: unknown): LogFields {
+  if (!(cause instanceof Error)) return {};
+  const code = (cause as Error & { code?: unknown }).code;
+  return { errorMessage: cause.message, ...(typeof code === "string" ? { errorCode: code } : {}) };
 }

@@ -172,7 +172,7 @@ describe("POST /v1/auth/login", () => {
     await api.post("/v1/auth/login", { email: ghost, password: "wrong password" });
 
     const events = (await auditEvents(appA, email)).map((row) => row.event);
-    expect(events.sort()).toEqual(["login_failed", "login_succeeded", "register"]);
+    expect(events.sort()).toEqual(["login_failed", "login_succeeded", "register", "verification_sent"]);
     expect((await auditEvents(appA, email)).find((row) => row.event === "register")?.ip).toBe("203.0.113.7");
     const ghostRows = await auditEvents(appA, ghost);
     expect(ghostRows).toEqual([{ event: "login_failed", user_id: null, ip: null }]);

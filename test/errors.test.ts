@@ -68,3 +68,21 @@ describe("the code table", () => {
     }
   });
 });
+
+describe("describeError", () => {
+  it("never repeats a failed query's parameters", async () => {
+    const { describeError } = await import("../src/log");
+    const cause = Object.assign(new Error('column "x" does not exist'), { code: "42703" });
+    const error = new Error("Failed query: insert into users values ($1)\nparams: $scrypt$ln=14,secret", {
+      cause,
+    });
+    const described = JSON.stringify(describeError(error));
+    expect(described).not.toContain("scrypt");
+    expect(described).not.toContain("params");
+    expect(describeError(error)).toEqual({
+      errorName: "QueryError",
+      errorMessage: 'column "x" does not exist',
+      errorCode: "42703",
+    });
+  });
+});

@@ -4,11 +4,20 @@
  */
 import { sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
+import { existingAccountEmail } from "../email/templates";
 import { ApiError } from "../errors";
+import {
+  EMAIL_TOKEN_COLUMNS,
+  emailLink,
+  emailTokenValues,
+  planEmailToken,
+  storeThrottledToken,
+  tokenEmail,
+} from "./email-tokens";
 import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from "./passwords";
 import type { AuthContext, TokenResponse } from "./session-context";
 import { newSessionRow, planIssue, REFRESH_COLUMNS, tokenResponse } from "./sessions";
-import { normaliseEmail, userFromSql } from "./users";
+import { normaliseEmail, toUserView, type UserView, userFromSql } from "./users";
 
 export interface RegisterInput {
   email: string;
@@ -16,29 +25,82 @@ export interface RegisterInput {
   name?: string | undefined;
 }
 
-/** Creates the user and its first session in one statement; 409 email_taken if it exists. */
-export async function register(ctx: AuthContext, input: RegisterInput): Promise<TokenResponse> {
+export type RegisterResult = TokenResponse | { user: UserView; verificationRequired: true };
+
+/**
+ * Creates the user, its verification token and (unless verification is required) its first
+ * session in one statement. A taken email is 409 email_taken — or, when verification is
+ * required, answered exactly like a new registration while the owner is mailed instead.
+ */
+export async function register(ctx: AuthContext, input: RegisterInput): Promise<RegisterResult> {
   checkPasswordPolicy(input.password, ctx.config.passwordMinLength);
   const email = normaliseEmail(input.email);
   const passwordHash = await hashPassword(input.password);
+  const pending = ctx.config.requireEmailVerification;
   const issue = planIssue(ctx);
+  const verification = planEmailToken(ctx, "verify_email");
+  const session = pending
+    ? sql``
+    : sql`, session as (insert into refresh_tokens (${REFRESH_COLUMNS}) select ${newSessionRow(ctx, issue, sql`id`)} from created)`;
   const result = await ctx.db.execute(sql`
     with created as (
       insert into users (app_id, email, name, password_hash, created_at, updated_at)
       values (${ctx.app.id}, ${email}, ${input.name ?? null}, ${passwordHash}, ${ctx.now}, ${ctx.now})
       on conflict (email, app_id) do nothing
       returning id, app_id, email, email_verified, name, created_at
-    ), session as (
-      insert into refresh_tokens (${REFRESH_COLUMNS})
-      select ${newSessionRow(ctx, issue, sql`id`)} from created
-    ), audited as (
+    ), token as (
+      insert into email_tokens (${EMAIL_TOKEN_COLUMNS}) select ${emailTokenValues(ctx, verification, sql`id`)} from created
+    ) ${session}, audited as (
       insert into audit (${AUDIT_COLUMNS})
       select ${auditValues("register", ctx.app.id, sql`id`, ctx.client, ctx.now)} from created
+      union all select ${auditValues("verification_sent", ctx.app.id, sql`id`, ctx.client, ctx.now)} from created
     )
     select * from created`);
   const row = result.rows[0];
-  if (!row) throw new ApiError("email_taken");
-  return tokenResponse(ctx, userFromSql(row), issue);
+  if (!row) {
+    if (!pending) throw new ApiError("email_taken");
+    await mailExistingAccount(ctx, email);
+    return { user: lookalikeUser(ctx, email, input.name), verificationRequired: true };
+  }
+  const user = userFromSql(row);
+  ctx.outbox?.(tokenEmail(ctx, user, verification));
+  return pending ? { user: toUserView(user), verificationRequired: true } : tokenResponse(ctx, user, issue);
+}
+
+/** Tells the owner of a taken email about the attempt, with a way back in (throttled). */
+async function mailExistingAccount(ctx: AuthContext, email: string): Promise<void> {
+  const found = await ctx.db.execute(sql`
+    select id, app_id, email, email_verified, name, created_at from users
+    where email = ${email} and app_id = ${ctx.app.id}`);
+  const row = found.rows[0];
+  if (!row) return;
+  const owner = userFromSql(row);
+  const planned = planEmailToken(ctx, "reset_password");
+  if (!(await storeThrottledToken(ctx, owner.id, planned))) return;
+  const content = existingAccountEmail(
+    ctx.app,
+    emailLink(ctx.app, "reset_password", planned.token),
+    owner.name,
+  );
+  ctx.outbox?.({
+    ...content,
+    to: owner.email,
+    kind: "existing_account",
+    appId: ctx.app.id,
+    userId: owner.id,
+  });
+}
+
+/** What a new registration would have answered, so a taken email cannot be told apart. */
+function lookalikeUser(ctx: AuthContext, email: string, name: string | undefined): UserView {
+  return {
+    id: crypto.randomUUID(),
+    appId: ctx.app.id,
+    email,
+    emailVerified: false,
+    name: name ?? null,
+    createdAt: ctx.now.toISOString(),
+  };
 }
 
 export interface LoginInput {
@@ -81,6 +143,7 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
   if (lock && lock.failures > 0) await lockout?.clear();
 
   const user = userFromSql(row);
+  if (ctx.config.requireEmailVerification && !user.emailVerified) throw new ApiError("email_not_verified");
   const issue = planIssue(ctx);
   // Upgrade a hash made with weaker parameters while we hold the plaintext.
   const rehash = verdict.needsRehash

@@ -3,6 +3,7 @@ import type { App } from "../apps/registry";
 import type { Client } from "../audit";
 import type { Config } from "../config";
 import type { Database } from "../db";
+import type { Outbox } from "../email/outbox";
 import type { Lockout } from "../rate-limit";
 import type { SigningKey } from "./access-tokens";
 import type { UserView } from "./users";
@@ -16,6 +17,8 @@ export interface AuthContext {
   now: Date;
   /** The login lockout of one email in this app; absent where none applies (CLI). */
   lockout?: (email: string) => Lockout;
+  /** Takes emails to send after the response; absent where none are sent (CLI). */
+  outbox?: Outbox;
 }
 
 /** What issuing a token pair needs. No KV: Node tools (the CLI) issue tokens too. */

@@ -146,7 +146,8 @@ export interface EndSessionsRequest {
   exceptSessionId?: string;
   /** An access token to revoke as well (the caller's own, on logout). */
   alsoRevoke?: { jti: string; expiresAt: Date };
-  event: AuditEvent;
+  /** The audit event to record; none when the caller already recorded one. */
+  event?: AuditEvent;
 }
 
 /**
@@ -162,6 +163,14 @@ export async function endSessions(ctx: AuthContext, request: EndSessionsRequest)
   const extra = request.alsoRevoke
     ? sql`union select ${request.alsoRevoke.jti}, ${request.alsoRevoke.expiresAt}::timestamptz`
     : sql``;
+  // Revoking one session is audited only if it existed; ending "all" is audited regardless.
+  const audited = request.event
+    ? sql`, audited as (
+        insert into audit (${AUDIT_COLUMNS})
+        select ${auditValues(request.event, ctx.app.id, request.userId, ctx.client, ctx.now, {})}
+        where ${request.sessionId === undefined} or exists (select 1 from ended)
+      )`
+    : sql``;
   const result = await ctx.db.execute(sql`
     with ended as (
       update refresh_tokens set revoked_at = ${ctx.now}
@@ -174,12 +183,7 @@ export async function endSessions(ctx: AuthContext, request: EndSessionsRequest)
       insert into revoked_jti (jti, app_id, user_id, expires_at, revoked_at)
       select jti, ${ctx.app.id}, ${request.userId}::uuid, expires_at, ${ctx.now} from tokens
       on conflict (jti) do nothing
-    ), audited as (
-      insert into audit (${AUDIT_COLUMNS})
-      select ${auditValues(request.event, ctx.app.id, request.userId, ctx.client, ctx.now, {})}
-      from (select 1) as once
-      where ${request.event !== "session_revoked"} or exists (select 1 from ended)
-    )
+    ) ${audited}
     select (select count(distinct session_id) from ended)::int as sessions,
       coalesce((select json_agg(json_build_object('jti', jti, 'expiresAt', expires_at)) from tokens), '[]')
         as tokens`);

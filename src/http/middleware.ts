@@ -7,6 +7,9 @@ import type { Client } from "../audit";
 import { type AccessClaims, verifyAccessToken } from "../auth/access-tokens";
 import { type AuthContext, signingKey } from "../auth/session-context";
 import type { AppEnv } from "../context";
+import { openWorkerDatabase } from "../db";
+import { createMailer } from "../email/mailer";
+import { deliver } from "../email/outbox";
 import { ApiError } from "../errors";
 import { hitRateLimit, LOCKOUT, lockoutFor, rateLimitHeaders } from "../rate-limit";
 import { isRevoked } from "../revocation";
@@ -82,6 +85,9 @@ export function authContext(c: Context<AppEnv>): AuthContext {
     app: c.var.app,
     client: clientOf(c),
     now: deps.clock(),
+    // Emails leave after the response; a failure is logged and audited by deliver().
+    outbox: (email) =>
+      c.executionCtx.waitUntil(deliver(createMailer(deps.config), email, () => openWorkerDatabase(c.env))),
     lockout: (email) =>
       lockoutFor(c.env.RATE_LIMITER, c.var.app.id, email, {
         ...LOCKOUT,

@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { login, register } from "../auth/accounts";
+import { changePassword, requestEmailToken, resetPassword, verifyEmail } from "../auth/email-flows";
 import { endSessions, listSessions, refreshSession } from "../auth/sessions";
 import { findUserForToken, toUserView } from "../auth/users";
 import type { AppEnv } from "../context";
@@ -23,10 +24,16 @@ const schemas = {
   logout: z.object({ refreshToken: refreshToken.optional() }),
   sessionId: z.object({ id: z.uuid("must be a session id") }),
   // No length limit here: the body limit caps it, and any oversized token is simply inactive.
+  emailToken: z.object({ token: z.string().min(1).max(512) }),
+  emailOnly: z.object({ email }),
+  resetPassword: z.object({ token: z.string().min(1).max(512), password }),
+  changePassword: z.object({ currentPassword: password, newPassword: password }),
   introspect: z.object({ token: z.string() }),
 };
 
 const NO_STORE = { "Cache-Control": "no-store" };
+/** The same answer whether or not the email has an account. */
+const ACCEPTED = { accepted: true } as const;
 
 export const authRoutes = new Hono<AppEnv>()
   .post("/register", rateLimited, async (c) => {
@@ -40,6 +47,30 @@ export const authRoutes = new Hono<AppEnv>()
   .post("/refresh", rateLimited, async (c) => {
     const input = await readJson(c.req.raw, schemas.refresh);
     return c.json(await refreshSession(authContext(c), input.refreshToken), 200, NO_STORE);
+  })
+  .post("/verify-email", rateLimited, async (c) => {
+    const { token } = await readJson(c.req.raw, schemas.emailToken);
+    return c.json({ user: await verifyEmail(authContext(c), token) }, 200, NO_STORE);
+  })
+  .post("/resend-verification", rateLimited, async (c) => {
+    const { email } = await readJson(c.req.raw, schemas.emailOnly);
+    await requestEmailToken(authContext(c), email, "verify_email");
+    return c.json(ACCEPTED, 202, NO_STORE);
+  })
+  .post("/forgot-password", rateLimited, async (c) => {
+    const { email } = await readJson(c.req.raw, schemas.emailOnly);
+    await requestEmailToken(authContext(c), email, "reset_password");
+    return c.json(ACCEPTED, 202, NO_STORE);
+  })
+  .post("/reset-password", rateLimited, async (c) => {
+    const input = await readJson(c.req.raw, schemas.resetPassword);
+    return c.json({ user: await resetPassword(authContext(c), input.token, input.password) }, 200, NO_STORE);
+  })
+  .post("/change-password", requireUser, async (c) => {
+    const input = await readJson(c.req.raw, schemas.changePassword);
+    const { sub, sid } = c.var.claims;
+    const user = await changePassword(authContext(c), { userId: sub, sessionId: sid }, input);
+    return c.json({ user }, 200, NO_STORE);
   })
   .post("/logout", requireUser, async (c) => {
     // The body is optional and only validated: the session comes from the access token.

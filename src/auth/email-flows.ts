@@ -1,0 +1,135 @@
+/**
+ * Flows that go through the user's mailbox: email verification and password reset, plus
+ * password change. Requests for an email answer the same whether or not it has an account.
+ */
+import { sql } from "drizzle-orm";
+import { AUDIT_COLUMNS, auditValues } from "../audit";
+import { ApiError } from "../errors";
+import { type EmailTokenKind, planEmailToken, storeThrottledToken, tokenEmail } from "./email-tokens";
+import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from "./passwords";
+import { hashSecretToken } from "./secrets";
+import type { AuthContext } from "./session-context";
+import { endSessions } from "./sessions";
+import { normaliseEmail, toUserView, type UserRow, type UserView, userFromSql } from "./users";
+
+/** Mails a fresh token of this kind to the email's account, if there is one. */
+export async function requestEmailToken(
+  ctx: AuthContext,
+  rawEmail: string,
+  kind: EmailTokenKind,
+): Promise<void> {
+  const email = normaliseEmail(rawEmail);
+  const found = await ctx.db.execute(sql`
+    select id, app_id, email, email_verified, name, created_at from users
+    where email = ${email} and app_id = ${ctx.app.id}`);
+  const row = found.rows[0];
+  if (!row) return;
+  const user = userFromSql(row);
+  if (kind === "verify_email" && user.emailVerified) return;
+  await sendEmailToken(ctx, user, kind);
+}
+
+export async function sendEmailToken(ctx: AuthContext, user: UserRow, kind: EmailTokenKind): Promise<void> {
+  const planned = planEmailToken(ctx, kind);
+  if (!(await storeThrottledToken(ctx, user.id, planned))) return;
+  ctx.outbox?.(tokenEmail(ctx, user, planned));
+  const event = kind === "verify_email" ? "verification_sent" : "password_reset_requested";
+  await audit(ctx, event, user.id);
+}
+
+/** Spends a verification token of this app and marks the email verified. */
+export async function verifyEmail(ctx: AuthContext, token: string): Promise<UserView> {
+  const result = await ctx.db.execute(sql`
+    with spent as (
+      update email_tokens set used_at = ${ctx.now}
+      where token_hash = ${hashSecretToken(token)} and kind = 'verify_email' and app_id = ${ctx.app.id}
+        and used_at is null and expires_at > ${ctx.now}
+      returning user_id
+    ), verified as (
+      update users set email_verified = true, updated_at = ${ctx.now}
+      where id in (select user_id from spent)
+      returning id, app_id, email, email_verified, name, created_at
+    ), audited as (
+      insert into audit (${AUDIT_COLUMNS})
+      select ${auditValues("email_verified", ctx.app.id, sql`id`, ctx.client, ctx.now)} from verified
+    )
+    select * from verified`);
+  const row = result.rows[0];
+  if (!row) throw new ApiError("invalid_token");
+  return toUserView(userFromSql(row));
+}
+
+/**
+ * Sets a new password from a reset token: the token and every other outstanding reset token
+ * of the user are spent, then every session and live access token of the user in this app ends.
+ */
+export async function resetPassword(ctx: AuthContext, token: string, password: string): Promise<UserView> {
+  checkPasswordPolicy(password, ctx.config.passwordMinLength);
+  const passwordHash = await hashPassword(password);
+  const result = await ctx.db.execute(sql`
+    with spent as (
+      update email_tokens set used_at = ${ctx.now}
+      where token_hash = ${hashSecretToken(token)} and kind = 'reset_password' and app_id = ${ctx.app.id}
+        and used_at is null and expires_at > ${ctx.now}
+      returning user_id
+    ), others as (
+      update email_tokens set used_at = ${ctx.now}
+      where kind = 'reset_password' and used_at is null and user_id in (select user_id from spent)
+    ), updated as (
+      -- Following the emailed link also proves the address.
+      update users set password_hash = ${passwordHash}, email_verified = true, updated_at = ${ctx.now}
+      where id in (select user_id from spent)
+      returning id, app_id, email, email_verified, name, created_at
+    ), audited as (
+      insert into audit (${AUDIT_COLUMNS})
+      select ${auditValues("password_reset", ctx.app.id, sql`id`, ctx.client, ctx.now)} from updated
+    )
+    select * from updated`);
+  const row = result.rows[0];
+  if (!row) throw new ApiError("invalid_token");
+  const user = userFromSql(row);
+  await endSessions(ctx, { userId: user.id });
+  return toUserView(user);
+}
+
+export interface ChangePasswordInput {
+  currentPassword: string;
+  newPassword: string;
+}
+
+/** Changes the password of a signed-in user; every other session of the user ends. */
+export async function changePassword(
+  ctx: AuthContext,
+  caller: { userId: string; sessionId: string },
+  input: ChangePasswordInput,
+): Promise<UserView> {
+  checkPasswordPolicy(input.currentPassword, 1, "currentPassword");
+  checkPasswordPolicy(input.newPassword, ctx.config.passwordMinLength, "newPassword");
+  const found = await ctx.db.execute(sql`
+    select id, app_id, email, email_verified, name, created_at, password_hash from users
+    where id = ${caller.userId}::uuid and app_id = ${ctx.app.id}`);
+  const row = found.rows[0];
+  const ok = row
+    ? (await verifyPassword(input.currentPassword, String(row.password_hash))).ok
+    : await verifyAgainstDummy(input.currentPassword);
+  if (!row || !ok) throw new ApiError("invalid_credentials");
+  await ctx.db.execute(sql`
+    update users set password_hash = ${await hashPassword(input.newPassword)}, updated_at = ${ctx.now}
+    where id = ${caller.userId}::uuid`);
+  // Audited there, as the sessions end.
+  await endSessions(ctx, {
+    userId: caller.userId,
+    exceptSessionId: caller.sessionId,
+    event: "password_changed",
+  });
+  return toUserView(userFromSql(row));
+}
+
+async function audit(
+  ctx: AuthContext,
+  event: "verification_sent" | "password_reset_requested",
+  userId: string,
+) {
+  await ctx.db.execute(sql`
+    insert into audit (${AUDIT_COLUMNS}) values (${auditValues(event, ctx.app.id, userId, ctx.client, ctx.now)})`);
+}

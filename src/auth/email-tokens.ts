@@ -1,0 +1,83 @@
+/**
+ * Single-use tokens sent by email: verification (24 h) and password reset (1 h). Only their
+ * SHA-256 hash is stored; links point at the app's own site.
+ */
+import { type SQL, sql } from "drizzle-orm";
+import type { App } from "../apps/registry";
+import type { OutgoingEmail } from "../email/outbox";
+import { passwordResetEmail, verificationEmail } from "../email/templates";
+import { generateSecretToken, hashSecretToken } from "./secrets";
+import type { AuthContext } from "./session-context";
+
+export type EmailTokenKind = "verify_email" | "reset_password";
+
+export const EMAIL_TOKEN_TTL_MS: Record<EmailTokenKind, number> = {
+  verify_email: 24 * 3600_000,
+  reset_password: 3600_000,
+};
+/** At most one email of a kind per address per minute; more are skipped silently. */
+export const EMAIL_THROTTLE_MS = 60_000;
+
+const PATHS: Record<EmailTokenKind, string> = {
+  verify_email: "verify-email",
+  reset_password: "reset-password",
+};
+
+export interface PlannedToken {
+  kind: EmailTokenKind;
+  token: string;
+  expiresAt: Date;
+}
+
+export function planEmailToken(ctx: Pick<AuthContext, "now">, kind: EmailTokenKind): PlannedToken {
+  return {
+    kind,
+    token: generateSecretToken(),
+    expiresAt: new Date(ctx.now.getTime() + EMAIL_TOKEN_TTL_MS[kind]),
+  };
+}
+
+export const EMAIL_TOKEN_COLUMNS = sql`app_id, user_id, kind, token_hash, created_at, expires_at`;
+
+/** Values for `insert into email_tokens (EMAIL_TOKEN_COLUMNS)`; the user may be a column. */
+export function emailTokenValues(ctx: AuthContext, planned: PlannedToken, userId: SQL | string): SQL {
+  const user = typeof userId === "string" ? sql`${userId}::uuid` : userId;
+  return sql`${ctx.app.id}, ${user}, ${planned.kind}, ${hashSecretToken(planned.token)}, ${ctx.now}, ${planned.expiresAt}`;
+}
+
+export function emailLink(app: App, kind: EmailTokenKind, token: string): string {
+  return `${app.url.replace(/\/+$/, "")}/${PATHS[kind]}?token=${encodeURIComponent(token)}`;
+}
+
+export function tokenEmail(
+  ctx: AuthContext,
+  user: { id: string; email: string; name: string | null },
+  planned: PlannedToken,
+): OutgoingEmail {
+  const link = emailLink(ctx.app, planned.kind, planned.token);
+  const content =
+    planned.kind === "verify_email"
+      ? verificationEmail(ctx.app, link, user.name)
+      : passwordResetEmail(ctx.app, link, user.name);
+  return { ...content, to: user.email, kind: planned.kind, appId: ctx.app.id, userId: user.id };
+}
+
+/**
+ * Stores a new token for the user unless one of the same kind was issued within the throttle
+ * window. Returns false when throttled.
+ */
+export async function storeThrottledToken(
+  ctx: AuthContext,
+  userId: string,
+  planned: PlannedToken,
+): Promise<boolean> {
+  const since = new Date(ctx.now.getTime() - EMAIL_THROTTLE_MS);
+  const result = await ctx.db.execute(sql`
+    insert into email_tokens (${EMAIL_TOKEN_COLUMNS})
+    select ${emailTokenValues(ctx, planned, userId)}
+    where not exists (
+      select 1 from email_tokens
+      where user_id = ${userId}::uuid and kind = ${planned.kind} and created_at > ${since}
+    )`);
+  return (result.rowCount ?? 0) > 0;
+}
