@@ -17,7 +17,7 @@ import {
 import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from "./passwords";
 import type { AuthContext, TokenResponse } from "./session-context";
 import { newSessionRow, planIssue, REFRESH_COLUMNS, tokenResponse } from "./sessions";
-import { normaliseEmail, toUserView, type UserView, userFromSql } from "./users";
+import { findUserByEmail, normaliseEmail, toUserView, type UserView, userFromSql } from "./users";
 
 export interface RegisterInput {
   email: string;
@@ -69,12 +69,8 @@ export async function register(ctx: AuthContext, input: RegisterInput): Promise<
 
 /** Tells the owner of a taken email about the attempt, with a way back in (throttled). */
 async function mailExistingAccount(ctx: AuthContext, email: string): Promise<void> {
-  const found = await ctx.db.execute(sql`
-    select id, app_id, email, email_verified, name, created_at from users
-    where email = ${email} and app_id = ${ctx.app.id}`);
-  const row = found.rows[0];
-  if (!row) return;
-  const owner = userFromSql(row);
+  const owner = await findUserByEmail(ctx.db, ctx.app.id, email);
+  if (!owner) return;
   const planned = planEmailToken(ctx, "reset_password");
   if (!(await storeThrottledToken(ctx, owner.id, planned))) return;
   const content = existingAccountEmail(

@@ -2,7 +2,7 @@
  * Flows that go through the user's mailbox: email verification and password reset, plus
  * password change. Requests for an email answer the same whether or not it has an account.
  */
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
 import { type EmailTokenKind, planEmailToken, storeThrottledToken, tokenEmail } from "./email-tokens";
@@ -10,7 +10,14 @@ import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword }
 import { hashSecretToken } from "./secrets";
 import type { AuthContext } from "./session-context";
 import { endSessions } from "./sessions";
-import { normaliseEmail, toUserView, type UserRow, type UserView, userFromSql } from "./users";
+import {
+  findUserByEmail,
+  normaliseEmail,
+  toUserView,
+  type UserRow,
+  type UserView,
+  userFromSql,
+} from "./users";
 
 /** Mails a fresh token of this kind to the email's account, if there is one. */
 export async function requestEmailToken(
@@ -18,13 +25,8 @@ export async function requestEmailToken(
   rawEmail: string,
   kind: EmailTokenKind,
 ): Promise<void> {
-  const email = normaliseEmail(rawEmail);
-  const found = await ctx.db.execute(sql`
-    select id, app_id, email, email_verified, name, created_at from users
-    where email = ${email} and app_id = ${ctx.app.id}`);
-  const row = found.rows[0];
-  if (!row) return;
-  const user = userFromSql(row);
+  const user = await findUserByEmail(ctx.db, ctx.app.id, normaliseEmail(rawEmail));
+  if (!user) return;
   if (kind === "verify_email" && user.emailVerified) return;
   await sendEmailToken(ctx, user, kind);
 }
@@ -40,12 +42,7 @@ export async function sendEmailToken(ctx: AuthContext, user: UserRow, kind: Emai
 /** Spends a verification token of this app and marks the email verified. */
 export async function verifyEmail(ctx: AuthContext, token: string): Promise<UserView> {
   const result = await ctx.db.execute(sql`
-    with spent as (
-      update email_tokens set used_at = ${ctx.now}
-      where token_hash = ${hashSecretToken(token)} and kind = 'verify_email' and app_id = ${ctx.app.id}
-        and used_at is null and expires_at > ${ctx.now}
-      returning user_id
-    ), verified as (
+    with spent as (${spendToken(ctx, "verify_email", token)}), verified as (
       update users set email_verified = true, updated_at = ${ctx.now}
       where id in (select user_id from spent)
       returning id, app_id, email, email_verified, name, created_at
@@ -67,12 +64,7 @@ export async function resetPassword(ctx: AuthContext, token: string, password: s
   checkPasswordPolicy(password, ctx.config.passwordMinLength);
   const passwordHash = await hashPassword(password);
   const result = await ctx.db.execute(sql`
-    with spent as (
-      update email_tokens set used_at = ${ctx.now}
-      where token_hash = ${hashSecretToken(token)} and kind = 'reset_password' and app_id = ${ctx.app.id}
-        and used_at is null and expires_at > ${ctx.now}
-      returning user_id
-    ), others as (
+    with spent as (${spendToken(ctx, "reset_password", token)}), others as (
       update email_tokens set used_at = ${ctx.now}
       where kind = 'reset_password' and used_at is null and user_id in (select user_id from spent)
     ), updated as (
@@ -123,6 +115,15 @@ export async function changePassword(
     event: "password_changed",
   });
   return toUserView(userFromSql(row));
+}
+
+/** Marks a live token of this kind and app used, returning its user_id (none if not live). */
+function spendToken(ctx: AuthContext, kind: EmailTokenKind, token: string): SQL {
+  return sql`
+    update email_tokens set used_at = ${ctx.now}
+    where token_hash = ${hashSecretToken(token)} and kind = ${kind} and app_id = ${ctx.app.id}
+      and used_at is null and expires_at > ${ctx.now}
+    returning user_id`;
 }
 
 async function audit(

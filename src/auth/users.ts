@@ -54,6 +54,19 @@ export async function findUserById(db: Database, appId: string, id: string): Pro
   return row;
 }
 
+/** The user with this (already normalised) email in this app. */
+export async function findUserByEmail(
+  db: Database,
+  appId: string,
+  email: string,
+): Promise<UserRow | undefined> {
+  const [row] = await db
+    .select(USER_COLUMNS)
+    .from(users)
+    .where(and(eq(users.email, email), eq(users.appId, appId)));
+  return row;
+}
+
 /**
  * The token's user, and whether Postgres holds a revocation of the token. Asked in the same
  * round trip, so a revocation whose KV copy failed still holds where the database is read.
