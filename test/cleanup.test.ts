@@ -12,8 +12,8 @@ import { bindings, openTestDatabase, postJson, send } from "./support/worker";
 
 // Far in the past, so only rows this file seeds count as expired: other files share the database.
 const NOW = new Date("2001-06-01T00:00:00Z");
-const before = (hours: number) => new Date(NOW.getTime() - hours * 3600_000).toISOString();
-const after = (hours: number) => new Date(NOW.getTime() + hours * 3600_000).toISOString();
+const hoursAgo = (hours: number) => new Date(NOW.getTime() - hours * 3600_000).toISOString();
+const hoursAhead = (hours: number) => new Date(NOW.getTime() + hours * 3600_000).toISOString();
 
 let appId: string;
 let userId: string;
@@ -38,22 +38,22 @@ async function exec(text: string) {
 
 async function seed(tag: string) {
   const refresh = (suffix: string, expires: string, revoked: string | null) =>
-    `('${appId}', '${userId}', gen_random_uuid(), '${tag}-${suffix}', 'jti', '${expires}', '${before(48)}',
-      '${expires}', ${revoked ? `'${revoked}'` : "null"}, '${before(48)}')`;
+    `('${appId}', '${userId}', gen_random_uuid(), '${tag}-${suffix}', 'jti', '${expires}', '${hoursAgo(48)}',
+      '${expires}', ${revoked ? `'${revoked}'` : "null"}, '${hoursAgo(48)}')`;
   await exec(`
     insert into revoked_jti (jti, app_id, user_id, expires_at) values
-      ('${tag}-jti-expired', '${appId}', '${userId}', '${before(1)}'),
-      ('${tag}-jti-live', '${appId}', '${userId}', '${after(1)}');
+      ('${tag}-jti-expired', '${appId}', '${userId}', '${hoursAgo(1)}'),
+      ('${tag}-jti-live', '${appId}', '${userId}', '${hoursAhead(1)}');
     insert into refresh_tokens (app_id, user_id, session_id, token_hash, access_jti, access_expires_at,
       created_at, expires_at, revoked_at, session_created_at) values
-      ${refresh("expired", before(1), null)},
-      ${refresh("revoked-long-ago", after(100), before(25))},
-      ${refresh("revoked-recently", after(100), before(2))},
-      ${refresh("live", after(100), null)};
+      ${refresh("expired", hoursAgo(1), null)},
+      ${refresh("revoked-long-ago", hoursAhead(100), hoursAgo(25))},
+      ${refresh("revoked-recently", hoursAhead(100), hoursAgo(2))},
+      ${refresh("live", hoursAhead(100), null)};
     insert into email_tokens (app_id, user_id, kind, token_hash, expires_at, used_at) values
-      ('${appId}', '${userId}', 'verify_email', '${tag}-used', '${after(1)}', '${before(1)}'),
-      ('${appId}', '${userId}', 'reset_password', '${tag}-expired', '${before(1)}', null),
-      ('${appId}', '${userId}', 'reset_password', '${tag}-live', '${after(1)}', null);`);
+      ('${appId}', '${userId}', 'verify_email', '${tag}-used', '${hoursAhead(1)}', '${hoursAgo(1)}'),
+      ('${appId}', '${userId}', 'reset_password', '${tag}-expired', '${hoursAgo(1)}', null),
+      ('${appId}', '${userId}', 'reset_password', '${tag}-live', '${hoursAhead(1)}', null);`);
 }
 
 async function remaining(tag: string) {
@@ -107,7 +107,7 @@ describe("runCleanup", () => {
 
   it("deletes 100k expired rows in bounded batches", { timeout: 120_000 }, async () => {
     await exec(`insert into revoked_jti (jti, app_id, expires_at)
-      select 'bulk-' || i, '${appId}', '${before(2)}' from generate_series(1, 100000) as i`);
+      select 'bulk-' || i, '${appId}', '${hoursAgo(2)}' from generate_series(1, 100000) as i`);
     const deletes: string[] = [];
     const handle = openWorkerDatabase(bindings, {
       onQuery: (sql) => {
@@ -128,7 +128,7 @@ describe("runCleanup", () => {
 
   it("stops at the batch budget and says the run was incomplete", async () => {
     await exec(`insert into revoked_jti (jti, app_id, expires_at)
-      select 'budget-' || i, '${appId}', '${before(2)}' from generate_series(1, 30) as i`);
+      select 'budget-' || i, '${appId}', '${hoursAgo(2)}' from generate_series(1, 30) as i`);
     const handle = openWorkerDatabase(bindings);
     try {
       const result = await runCleanup(handle.db, { now: NOW, batchSize: 10, maxBatchesPerTable: 2 });

@@ -30,8 +30,6 @@ export const requireApp = createMiddleware<AppEnv>(async (c, next) => {
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   const match = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
   if (!match?.[1]) throw new ApiError("token_missing");
-  const { deps } = c.var;
-  const now = deps.clock();
   c.set("claims", await verifyLiveToken(c, match[1]));
   await next();
 });
