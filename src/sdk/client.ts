@@ -1,0 +1,353 @@
+/**
+ * The browser (and any fetch-capable runtime) client for one Turkey app.
+ *
+ * Security model: the session (access and refresh token) lives in the chosen storage —
+ * memory by default, so a reload signs out unless `localStorageAdapter()` is chosen. The
+ * storage is read on every use rather than cached, so tabs sharing `localStorage` always
+ * present the newest refresh token (a stale one would look like theft to the server).
+ * Refreshes within one client are single-flight; two tabs refreshing at the same moment are
+ * covered by the server's short reuse grace window.
+ */
+import { endsSession, TurKeyError } from "./errors";
+import { type CallOptions, call, createTransport, type Transport } from "./http";
+import { SessionStore } from "./session";
+import { memoryStorage, type TurKeyStorage } from "./storage";
+import type {
+  AcceptedResponse,
+  AuthChangeEvent,
+  AuthStateListener,
+  ChangePasswordInput,
+  EmailInput,
+  FetchLike,
+  LoginInput,
+  RegisterInput,
+  RegisterResponse,
+  ResetPasswordInput,
+  SessionIdInput,
+  SessionsResponse,
+  TokenInput,
+  TokenResponse,
+  User,
+  UserResponse,
+} from "./types";
+
+export const SDK_VERSION = "0.5.0";
+
+/** Access tokens are renewed this long before they expire, so none lapses in flight. */
+export const REFRESH_MARGIN_MS = 30_000;
+
+/** Bearer answers that one refresh may cure: our clock was off, or the token was replaced. */
+const RETRY_AFTER_REFRESH = ["token_expired", "token_revoked", "token_invalid"];
+
+export interface TurKeyClientOptions {
+  /** Where Turkey runs, e.g. `https://auth.example.com`. */
+  baseUrl: string;
+  /** This app's id, sent as `X-App-Id` on every request. */
+  appId: string;
+  /** Where the session is kept; `memoryStorage()` by default. */
+  storage?: TurKeyStorage;
+  /** The fetch to use; the global one by default. */
+  fetch?: FetchLike;
+  /** The current time in milliseconds; `Date.now` by default (tests pass a fake clock). */
+  now?: () => number;
+}
+
+/**
+ * Signs users of one app in and out and keeps their access token fresh.
+ *
+ * @example
+ * const turkey = new TurKeyClient({ baseUrl: "https://auth.example.com", appId: "customer-portal" });
+ * await turkey.login({ email: "ada@example.com", password: "correct horse battery staple" });
+ * const token = await turkey.getAccessToken(); // send as `Authorization: Bearer <token>`
+ */
+export class TurKeyClient {
+  readonly appId: string;
+  readonly #transport: Transport;
+  readonly #session: SessionStore;
+  readonly #listeners = new Set<AuthStateListener>();
+  #refreshing: Promise<TokenResponse> | undefined;
+  /** Bumped on every sign-in and sign-out, so a refresh that raced one does not undo it. */
+  #generation = 0;
+
+  constructor(options: TurKeyClientOptions) {
+    this.#transport = createTransport(options);
+    this.appId = options.appId;
+    this.#session = new SessionStore(options.storage ?? memoryStorage(), options.appId, this.#transport.now);
+  }
+
+  /**
+   * Creates an account. Signs in when the server issues tokens; when it wants the email
+   * verified first, it answers `{ user, verificationRequired: true }` and nothing is stored.
+   *
+   * @example
+   * const result = await turkey.register({ email, password, name: "Ada" });
+   * if ("verificationRequired" in result) showCheckYourInbox();
+   */
+  async register(input: RegisterInput): Promise<RegisterResponse> {
+    const result = await call<RegisterResponse>(this.#transport, "/register", { body: input });
+    if ("accessToken" in result) await this.#store(result, "signed_in");
+    return result;
+  }
+
+  /**
+   * Signs in with email and password and stores the session.
+   *
+   * @example
+   * const { user } = await turkey.login({ email: "ada@example.com", password });
+   */
+  async login(input: LoginInput): Promise<TokenResponse> {
+    const tokens = await call<TokenResponse>(this.#transport, "/login", { body: input });
+    await this.#store(tokens, "signed_in");
+    return tokens;
+  }
+
+  /**
+   * Ends this session on the server and forgets it locally. The local session is cleared even
+   * when the server cannot be reached; that failure is still reported.
+   *
+   * @example
+   * await turkey.logout();
+   */
+  async logout(): Promise<void> {
+    await this.#endRemotely("/logout", async () => ({
+      refreshToken: (await this.#session.read())?.refreshToken,
+    }));
+  }
+
+  /**
+   * Ends every session of this user in this app (all devices), then forgets the local one.
+   *
+   * @example
+   * await turkey.logoutAll();
+   */
+  async logoutAll(): Promise<void> {
+    await this.#endRemotely("/logout-all", async () => undefined);
+  }
+
+  /**
+   * Exchanges the refresh token for a new pair now. Concurrent calls share one request.
+   * Usually not needed: `getAccessToken()` refreshes by itself.
+   *
+   * @example
+   * const { accessToken, expiresIn } = await turkey.refresh();
+   */
+  refresh(): Promise<TokenResponse> {
+    this.#refreshing ??= this.#refreshNow().finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
+  /**
+   * A valid access token, refreshed first when it expires within 30 seconds; `null` when
+   * signed out (including when the server has ended the session).
+   *
+   * @example
+   * const token = await turkey.getAccessToken();
+   * if (token) await fetch("/api/orders", { headers: { Authorization: `Bearer ${token}` } });
+   */
+  async getAccessToken(): Promise<string | null> {
+    const session = await this.#session.read();
+    if (!session) return null;
+    if (session.expiresAt - this.#transport.now() > REFRESH_MARGIN_MS) return session.accessToken;
+    try {
+      return (await this.refresh()).accessToken;
+    } catch (error) {
+      if (endsSession(error) || isNotSignedIn(error)) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * The signed-in user, fresh from the server (`GET /v1/auth/me`).
+   *
+   * @example
+   * const user = await turkey.getUser();
+   * console.log(user.email, user.emailVerified);
+   */
+  async getUser(): Promise<User> {
+    const { user } = await this.#authed<UserResponse>("/me");
+    await this.#updateUser(user);
+    return user;
+  }
+
+  /**
+   * Confirms an email address with the token from the verification link.
+   *
+   * @example
+   * const token = new URL(location.href).searchParams.get("token") ?? "";
+   * const { user } = await turkey.verifyEmail({ token });
+   */
+  async verifyEmail(input: TokenInput): Promise<UserResponse> {
+    const result = await call<UserResponse>(this.#transport, "/verify-email", { body: input });
+    await this.#updateUser(result.user);
+    return result;
+  }
+
+  /**
+   * Sends the verification email again. The answer is the same whether or not the email exists.
+   *
+   * @example
+   * await turkey.resendVerification({ email: "ada@example.com" });
+   */
+  resendVerification(input: EmailInput): Promise<AcceptedResponse> {
+    return call<AcceptedResponse>(this.#transport, "/resend-verification", { body: input });
+  }
+
+  /**
+   * Sends a password-reset link. The answer is the same whether or not the email exists.
+   *
+   * @example
+   * await turkey.forgotPassword({ email: "ada@example.com" });
+   */
+  forgotPassword(input: EmailInput): Promise<AcceptedResponse> {
+    return call<AcceptedResponse>(this.#transport, "/forgot-password", { body: input });
+  }
+
+  /**
+   * Sets a new password with the token from the reset link. The server ends every session of
+   * the user, so a stored session of the same user is forgotten too.
+   *
+   * @example
+   * await turkey.resetPassword({ token, password: "a new long passphrase" });
+   * await turkey.login({ email, password: "a new long passphrase" });
+   */
+  async resetPassword(input: ResetPasswordInput): Promise<UserResponse> {
+    const result = await call<UserResponse>(this.#transport, "/reset-password", { body: input });
+    if ((await this.#session.read())?.user.id === result.user.id) await this.#signOut();
+    return result;
+  }
+
+  /**
+   * Changes the signed-in user's password. Their other sessions end; this one stays.
+   *
+   * @example
+   * await turkey.changePassword({ currentPassword, newPassword });
+   */
+  async changePassword(input: ChangePasswordInput): Promise<UserResponse> {
+    const result = await this.#authed<UserResponse>("/change-password", { body: input });
+    await this.#updateUser(result.user);
+    return result;
+  }
+
+  /**
+   * The user's live sessions in this app; `current` marks this one.
+   *
+   * @example
+   * const { sessions } = await turkey.listSessions();
+   * const others = sessions.filter((session) => !session.current);
+   */
+  listSessions(): Promise<SessionsResponse> {
+    return this.#authed<SessionsResponse>("/sessions");
+  }
+
+  /**
+   * Ends one of the user's sessions (another device, say).
+   *
+   * @example
+   * await turkey.revokeSession({ id: session.id });
+   */
+  async revokeSession(input: SessionIdInput): Promise<void> {
+    await this.#authed<undefined>(`/sessions/${encodeURIComponent(input.id)}`, { method: "DELETE" });
+  }
+
+  /**
+   * Calls `listener` on sign-in, sign-out (also when the server ends the session), token
+   * refresh and user updates. Returns the function that unsubscribes it. A listener that
+   * throws is reported asynchronously and does not break the call that triggered it.
+   *
+   * @example
+   * const unsubscribe = turkey.onAuthStateChange((event, user) => {
+   *   if (event === "signed_out") location.assign("/login");
+   * });
+   * // later
+   * unsubscribe();
+   */
+  onAuthStateChange(listener: AuthStateListener): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  async #refreshNow(): Promise<TokenResponse> {
+    const session = await this.#session.read();
+    if (!session) throw notSignedIn();
+    const generation = this.#generation;
+    try {
+      const tokens = await call<TokenResponse>(this.#transport, "/refresh", {
+        body: { refreshToken: session.refreshToken },
+      });
+      if (generation === this.#generation) await this.#store(tokens, "token_refreshed");
+      return tokens;
+    } catch (error) {
+      if (endsSession(error) && generation === this.#generation) await this.#signOut();
+      throw error;
+    }
+  }
+
+  /** A bearer call; one refresh and retry when the server refuses a token we thought valid. */
+  async #authed<T>(path: string, options: CallOptions = {}): Promise<T> {
+    const token = await this.getAccessToken();
+    if (!token) throw notSignedIn();
+    try {
+      return await call<T>(this.#transport, path, { ...options, token });
+    } catch (error) {
+      if (!(error instanceof TurKeyError && RETRY_AFTER_REFRESH.includes(error.code))) throw error;
+      // Another call may have refreshed meanwhile; only refresh again if not.
+      const stored = await this.#session.read();
+      const fresh =
+        stored && stored.accessToken !== token ? stored.accessToken : (await this.refresh()).accessToken;
+      return call<T>(this.#transport, path, { ...options, token: fresh });
+    }
+  }
+
+  /** Logout and logout-all: tell the server, then always forget the session locally. */
+  async #endRemotely(path: string, body: () => Promise<unknown>): Promise<void> {
+    try {
+      const token = await this.getAccessToken();
+      if (token) await call(this.#transport, path, { method: "POST", body: await body(), token });
+    } catch (error) {
+      // A refused token means the server has already ended the session: the goal is met.
+      if (!(error instanceof TurKeyError && error.status === 401)) throw error;
+    } finally {
+      await this.#signOut();
+    }
+  }
+
+  async #store(tokens: TokenResponse, event: AuthChangeEvent): Promise<void> {
+    this.#generation++;
+    await this.#session.save(tokens);
+    this.#emit(event, tokens.user);
+  }
+
+  /** Keeps the stored user in step with a newer copy from the server. */
+  async #updateUser(user: User): Promise<void> {
+    if (await this.#session.saveUser(user)) this.#emit("user_updated", user);
+  }
+
+  async #signOut(): Promise<void> {
+    this.#generation++;
+    if (await this.#session.clear()) this.#emit("signed_out", null);
+  }
+
+  #emit(event: AuthChangeEvent, user: User | null): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(event, user);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}
+
+function notSignedIn(): TurKeyError {
+  return new TurKeyError({ code: "not_signed_in", status: 0, message: "No user is signed in" });
+}
+
+function isNotSignedIn(error: unknown): boolean {
+  return error instanceof TurKeyError && error.code === "not_signed_in";
+}

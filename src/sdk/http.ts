@@ -1,0 +1,84 @@
+/** One JSON request to Turkey, turning every failure into a TurKeyError. */
+import { TurKeyError } from "./errors";
+import type { FetchLike } from "./types";
+
+export interface Transport {
+  baseUrl: string;
+  appId: string;
+  fetch: FetchLike;
+  now: () => number;
+}
+
+export interface CallOptions {
+  method?: "GET" | "POST" | "DELETE";
+  body?: unknown;
+  token?: string;
+}
+
+interface ErrorPayload {
+  error?: { code?: unknown; message?: unknown; field?: unknown };
+}
+
+/** Builds a transport, defaulting to the global fetch and clock. */
+export function createTransport(options: {
+  baseUrl: string;
+  appId: string;
+  fetch?: FetchLike | undefined;
+  now?: (() => number) | undefined;
+}): Transport {
+  if (!options.baseUrl || !options.appId) throw new TypeError("TurKey: baseUrl and appId are required");
+  return {
+    baseUrl: options.baseUrl.replace(/\/+$/, ""),
+    appId: options.appId,
+    // Called through a closure: a detached `window.fetch` throws "Illegal invocation".
+    fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    now: options.now ?? Date.now,
+  };
+}
+
+/** Sends one request under /v1/auth; resolves to the JSON (undefined for 204). */
+export async function call<T>(transport: Transport, path: string, options: CallOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { "X-App-Id": transport.appId };
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  let response: Response;
+  try {
+    response = await transport.fetch(`${transport.baseUrl}/v1/auth${path}`, {
+      method: options.method ?? (options.body === undefined ? "GET" : "POST"),
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+  } catch (cause) {
+    throw new TurKeyError({ code: "network_error", status: 0, message: "Could not reach the server", cause });
+  }
+  if (response.status === 204) return undefined as T;
+  const data: unknown = await response.json().catch(() => undefined);
+  if (!response.ok) throw toError(response, data, transport.now());
+  if (data === undefined) throw invalidResponse(response.status);
+  return data as T;
+}
+
+function toError(response: Response, data: unknown, nowMs: number): TurKeyError {
+  const error = (data as ErrorPayload | undefined)?.error;
+  if (typeof error?.code !== "string") return invalidResponse(response.status);
+  return new TurKeyError({
+    code: error.code,
+    message: typeof error.message === "string" ? error.message : error.code,
+    status: response.status,
+    field: typeof error.field === "string" ? error.field : undefined,
+    retryAfter: parseRetryAfter(response.headers.get("Retry-After"), nowMs),
+  });
+}
+
+function invalidResponse(status: number): TurKeyError {
+  return new TurKeyError({ code: "invalid_response", status, message: `Unexpected answer (HTTP ${status})` });
+}
+
+/** Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - nowMs) / 1000));
+}

@@ -1,0 +1,127 @@
+/**
+ * The shapes of Turkey's HTTP contract as the SDK sees them. Kept free of server imports so
+ * the browser bundle and its declarations stand alone; a type test keeps them in step with
+ * the server's own types.
+ */
+
+/** A user of one app, as every endpoint returns it. Never carries a password hash. */
+export interface User {
+  id: string;
+  appId: string;
+  email: string;
+  emailVerified: boolean;
+  name: string | null;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+/** The answer of register (without verification), login and refresh. */
+export interface TokenResponse {
+  user: User;
+  accessToken: string;
+  refreshToken: string;
+  tokenType: "Bearer";
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  /** Seconds until the refresh token expires. */
+  refreshExpiresIn: number;
+}
+
+/** Register's answer when the server wants the email verified before it issues tokens. */
+export interface VerificationRequired {
+  user: User;
+  verificationRequired: true;
+}
+
+export type RegisterResponse = TokenResponse | VerificationRequired;
+
+export interface UserResponse {
+  user: User;
+}
+
+export interface AcceptedResponse {
+  accepted: true;
+}
+
+/** One signed-in device or browser of the user in this app. */
+export interface SessionInfo {
+  id: string;
+  createdAt: string;
+  lastUsedAt: string;
+  userAgent: string | null;
+  ip: string | null;
+  /** True for the session of the access token that asked. */
+  current: boolean;
+}
+
+export interface SessionsResponse {
+  sessions: SessionInfo[];
+}
+
+/** The claims of a live access token, as introspection returns them. */
+export interface AccessTokenClaims {
+  iss: string;
+  /** The user id. */
+  sub: string;
+  /** The app id the token was issued for. */
+  aud: string;
+  exp: number;
+  iat: number;
+  jti: string;
+  /** The session id. */
+  sid: string;
+  email: string;
+  email_verified: boolean;
+}
+
+export type IntrospectionResponse = ({ active: true } & AccessTokenClaims) | { active: false };
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  name?: string;
+}
+
+export interface LoginInput {
+  email: string;
+  password: string;
+}
+
+export interface EmailInput {
+  email: string;
+}
+
+export interface TokenInput {
+  token: string;
+}
+
+export interface ResetPasswordInput {
+  token: string;
+  password: string;
+}
+
+export interface ChangePasswordInput {
+  currentPassword: string;
+  newPassword: string;
+}
+
+export interface SessionIdInput {
+  id: string;
+}
+
+/** What the client keeps between page loads. */
+export interface StoredSession {
+  user: User;
+  accessToken: string;
+  refreshToken: string;
+  /** When the access token expires, in milliseconds since the epoch (by the client's clock). */
+  expiresAt: number;
+}
+
+export type AuthChangeEvent = "signed_in" | "signed_out" | "token_refreshed" | "user_updated";
+
+/** Called on every change of the signed-in state; `user` is null after sign-out. */
+export type AuthStateListener = (event: AuthChangeEvent, user: User | null) => void;
+
+/** The subset of `fetch` the SDK uses, so tests and servers can pass their own. */
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
