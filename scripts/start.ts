@@ -49,6 +49,8 @@ async function main(): Promise<void> {
     ["wrangler", "dev", "--port", port, "--env-file", envFile, ...process.argv.slice(2)],
     {
       stdio: "inherit",
+      // Its own process group, so stopping reaches wrangler and workerd, not just npx.
+      detached: true,
       env: {
         ...process.env,
         CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: databaseUrl,
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    wrangler.kill(signal);
+    if (wrangler.pid) process.kill(-wrangler.pid, signal);
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));

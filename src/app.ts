@@ -93,5 +93,22 @@ function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof ConfigError) return new ApiError("configuration_error");
   if (error instanceof HTTPException && error.status === 413) return new ApiError("payload_too_large");
+  if (isDatabaseUnreachable(error)) return new ApiError("database_unavailable");
   return new ApiError("internal_error");
+}
+
+// Socket errors, and Postgres's connection-exception and shutdown classes (SQLSTATE 08, 57P).
+const UNREACHABLE_CODES = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|08\w{3}|57P0[1-3])$/;
+const UNREACHABLE_MESSAGES =
+  /connection terminated|timeout exceeded when trying to connect|connection refused|cannot connect to the specified address/i;
+
+/** True when the error, or one it wraps, says the database could not be reached. */
+function isDatabaseUnreachable(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    const code = (current as Error & { code?: unknown }).code;
+    if (typeof code === "string" && UNREACHABLE_CODES.test(code)) return true;
+    if (UNREACHABLE_MESSAGES.test(current.message)) return true;
+    current = current.cause;
+  }
+  return false;
 }

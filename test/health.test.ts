@@ -47,3 +47,23 @@ describe("formatUptime", () => {
     expect(formatUptime(seconds)).toBe(text);
   });
 });
+
+describe("an unreachable database", () => {
+  it("answers requests that need it with 503 database_unavailable, not a 500", async () => {
+    const dead = { connectionString: "postgres://postgres:x@127.0.0.1:1/none" } as Hyperdrive;
+    const { forgetApps } = await import("../src/apps/registry");
+    forgetApps();
+    const response = await send(
+      app,
+      "/v1/auth/login",
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-app-id": "any-app" },
+        body: JSON.stringify({ email: "a@example.com", password: "some password" }),
+      },
+      { HYPERDRIVE: dead },
+    );
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("database_unavailable");
+  });
+});
