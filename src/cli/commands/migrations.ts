@@ -1,0 +1,113 @@
+/** `gravy db migrate | status | rollback`. */
+import { applyMigrations, MIGRATIONS_DIR } from "../../db/migrate";
+import type { Command } from "../command";
+import { databaseTarget, withDatabase } from "../database";
+import { CliError } from "../errors";
+import { type MigrationStatus, migrationStatus, rollbackLast } from "../migrations";
+import { formatTable, type Io, writeJson, writeLines } from "../output";
+
+const migrate: Command = {
+  name: "db migrate",
+  summary: "Apply pending migrations (the same code path as `npm start` and the tests).",
+  details:
+    "Run it as the role that owns the tables (not the app's least-privilege role from `gravy db grants`).",
+  async run(ctx) {
+    const target = databaseTarget(ctx.io.env);
+    const { applied, after } = await withDatabase(target, async (handle) => {
+      const before = await migrationStatus(handle.pool, MIGRATIONS_DIR);
+      warnAboutDrift(ctx.io, before);
+      const pending = new Set(before.filter((m) => m.state === "pending").map((m) => m.tag));
+      // Nothing to do needs no DDL rights, so the app's own role can run it as a check.
+      if (pending.size > 0) await applyMigrations(target.url).catch(explainPermission);
+      const after = await migrationStatus(handle.pool, MIGRATIONS_DIR);
+      return { applied: after.filter((m) => m.state === "applied" && pending.has(m.tag)), after };
+    });
+    if (ctx.json) return writeJson(ctx.io, { applied: applied.map(toJson), migrations: after.map(toJson) });
+    const total = after.filter((m) => m.state === "applied").length;
+    writeLines(
+      ctx.io,
+      ...applied.map((m) => `Applied ${m.tag}`),
+      `Database ${target.description.label} is up to date (${total} applied).`,
+    );
+  },
+};
+
+const status: Command = {
+  name: "db status",
+  summary: "List applied and pending migrations with their dates.",
+  async run(ctx) {
+    const target = databaseTarget(ctx.io.env);
+    await withDatabase(target, async (handle) => {
+      const migrations = await migrationStatus(handle.pool, MIGRATIONS_DIR);
+      const count = (state: string) => migrations.filter((m) => m.state === state).length;
+      if (ctx.json) {
+        return writeJson(ctx.io, {
+          database: target.description.label,
+          applied: count("applied"),
+          pending: count("pending"),
+          migrations: migrations.map(toJson),
+        });
+      }
+      writeLines(
+        ctx.io,
+        `Database ${target.description.label}: ${count("applied")} applied, ${count("pending")} pending`,
+        "",
+        statusTable(migrations),
+      );
+      warnAboutDrift(ctx.io, migrations);
+    });
+  },
+};
+
+const rollback: Command = {
+  name: "db rollback",
+  summary: "Undo the last applied migration with its reviewed <migration>.down.sql.",
+  details: "Refuses when the migration has no down file. `gravy db migrate` applies it again.",
+  async run(ctx) {
+    const target = databaseTarget(ctx.io.env);
+    await withDatabase(target, async (handle) => {
+      const undone = await rollbackLast(handle.pool, MIGRATIONS_DIR).catch(explainPermission);
+      if (ctx.json) return writeJson(ctx.io, { rolledBack: undone.tag });
+      writeLines(ctx.io, `Rolled back ${undone.tag} on ${target.description.label}.`);
+    });
+  },
+};
+
+export const migrationCommands: Command[] = [migrate, status, rollback];
+
+function statusTable(migrations: MigrationStatus[]): string {
+  if (migrations.length === 0) return "No migrations in the journal.";
+  const rows = migrations.map((m) => ({ ...m, down: m.hasDown ? "yes" : "missing" }));
+  return formatTable(rows, [
+    { key: "tag", title: "Migration" },
+    { key: "createdAt", title: "Date" },
+    { key: "state", title: "State" },
+    { key: "down", title: "Down" },
+  ]);
+}
+
+function toJson(m: MigrationStatus) {
+  return { tag: m.tag, createdAt: m.createdAt.toISOString(), state: m.state, hasDown: m.hasDown };
+}
+
+/** Rows the migrator will not handle by itself deserve a word on stderr. */
+function warnAboutDrift(io: Io, migrations: MigrationStatus[]): void {
+  for (const m of migrations) {
+    if (m.state === "changed") io.stderr(`Warning: ${m.tag}.sql changed after it was applied\n`);
+    if (m.state === "skipped")
+      io.stderr(`Warning: ${m.tag} is older than the newest applied migration and will not run\n`);
+    if (m.state === "unknown")
+      io.stderr(`Warning: an applied migration (${m.createdAt.toISOString()}) is not in the journal\n`);
+  }
+}
+
+/** The app's least-privilege role cannot create tables: say who should run this instead. */
+function explainPermission(error: unknown): never {
+  const code = (error as { cause?: { code?: unknown }; code?: unknown }) ?? {};
+  if (code.code === "42501" || code.cause?.code === "42501") {
+    throw new CliError(
+      "Permission denied: run migrations as the role that owns the tables (the app's role from `gravy db grants` may only read and write rows)",
+    );
+  }
+  throw error;
+}

@@ -1,0 +1,87 @@
+/**
+ * The least-privilege role of the operations guide: the app's role may read and write rows,
+ * nothing more (no DDL, no other databases). The password is sent as a SCRAM-SHA-256 verifier
+ * computed here, as psql's \password does, so neither the printed SQL nor the server's
+ * statement log ever contains it.
+ */
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
+import { CliError } from "./errors";
+
+const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const SCRAM_ITERATIONS = 4096;
+
+export function checkRoleName(role: string): string {
+  if (!ROLE_NAME.test(role)) {
+    throw new CliError("--role must be a lower-case identifier (letters, digits, _; at most 63 characters)");
+  }
+  return role;
+}
+
+/** 192 random bits, URL- and shell-safe. */
+export function generatePassword(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+/** The verifier Postgres stores for SCRAM-SHA-256 (RFC 5802 / RFC 7677). */
+export function scramVerifier(password: string, salt: Buffer = randomBytes(16)): string {
+  // Postgres applies SASLprep, whose core is NFKC; ASCII passwords are unchanged by it.
+  const salted = pbkdf2Sync(password.normalize("NFKC"), salt, SCRAM_ITERATIONS, 32, "sha256");
+  const clientKey = createHmac("sha256", salted).update("Client Key").digest();
+  const storedKey = createHash("sha256").update(clientKey).digest();
+  const serverKey = createHmac("sha256", salted).update("Server Key").digest();
+  const b64 = (bytes: Buffer) => bytes.toString("base64");
+  return `SCRAM-SHA-256$${SCRAM_ITERATIONS}:${b64(salt)}$${b64(storedKey)}:${b64(serverKey)}`;
+}
+
+export interface GrantRequest {
+  role: string;
+  database: string;
+  /** From scramVerifier: the role's password in the only form that leaves this process. */
+  verifier: string;
+}
+
+/**
+ * Run as the role that runs `gravy db migrate` (the tables' owner): default privileges apply
+ * to tables that this role creates later.
+ */
+export function grantStatements({ role, database, verifier }: GrantRequest): string[] {
+  const r = quoteIdentifier(checkRoleName(role));
+  const db = quoteIdentifier(database);
+  return [
+    `DO $$ BEGIN CREATE ROLE ${r} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
+    `ALTER ROLE ${r} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${quoteLiteral(verifier)}`,
+    `GRANT CONNECT ON DATABASE ${db} TO ${r}`,
+    // The default since PostgreSQL 15; older servers let every role create tables in public.
+    "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+    `GRANT USAGE ON SCHEMA public TO ${r}`,
+    `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${r}`,
+    `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${r}`,
+    `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${r}`,
+    `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${r}`,
+    // Read-only access to the migration record (schema drizzle, made by the first migrate), so
+    // `gravy db status` and `db health` work as this role. Nothing is created here: a database
+    // that is still empty can take a restore afterwards.
+    `DO $$ BEGIN IF to_regnamespace('drizzle') IS NOT NULL THEN
+  GRANT USAGE ON SCHEMA drizzle TO ${r};
+  GRANT SELECT ON ALL TABLES IN SCHEMA drizzle TO ${r};
+END IF; END $$`,
+    `ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO ${r}`,
+    `ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO ${r}`,
+  ];
+}
+
+export function renderGrantScript(request: GrantRequest): string {
+  const header = [
+    `-- Least-privilege role ${request.role} for database ${request.database}.`,
+    "-- Run as the role that runs `gravy db migrate`, connected to that database.",
+  ];
+  return `${[...header, ...grantStatements(request).map((statement) => `${statement};`)].join("\n")}\n`;
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
