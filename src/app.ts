@@ -14,6 +14,7 @@ import { checkDatabase, formatUptime, type Health } from "./health";
 import { requireApp } from "./http/middleware";
 import { describeError, log } from "./log";
 import { authRoutes } from "./routes/auth";
+import "./validation";
 
 export const VERSION: string = pkg.version;
 export const MAX_BODY_BYTES = 16 * 1024;

@@ -2,7 +2,8 @@
  * Configuration: the worker's variables parsed once into a typed object.
  * A bad value is reported by its key only — values may be secrets.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
+import "./validation";
 
 export type NodeEnv = "development" | "test" | "production";
 
@@ -54,70 +55,75 @@ export function parseDurationSeconds(text: string): number | undefined {
   return seconds > 0 ? seconds : undefined;
 }
 
-const optionalText = z
-  .string()
-  .trim()
-  .transform((v) => (v === "" ? undefined : v))
-  .optional();
+const optionalText = z.optional(
+  z.pipe(
+    z.string().check(z.trim()),
+    z.transform((v) => (v === "" ? undefined : v)),
+  ),
+);
 
-const integer = (fallback: number, min: number, max: number) =>
-  z.coerce
-    .number()
-    .int(`must be a whole number from ${min} to ${max}`)
-    .min(min, `must be a whole number from ${min} to ${max}`)
-    .max(max, `must be a whole number from ${min} to ${max}`)
-    .default(fallback);
+const integer = (fallback: number, min: number, max: number) => {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z._default(
+    z.pipe(z.coerce.number(message), z.int(message).check(z.gte(min, message), z.lte(max, message))),
+    fallback,
+  );
+};
 
 const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
+  z.pipe(
+    z._default(z.string(), fallback),
+    z.transform((text, ctx) => {
       const seconds = parseDurationSeconds(text);
-      if (seconds === undefined) {
-        ctx.addIssue({ code: "custom", message: "must be a duration such as 900, 15m or 7d" });
-        return z.NEVER;
-      }
-      return seconds;
-    });
+      if (seconds !== undefined) return seconds;
+      ctx.issues.push({ code: "custom", message: "must be a duration such as 900, 15m or 7d", input: text });
+      return z.NEVER;
+    }),
+  );
+
+const flag = (fallback: "true" | "false") =>
+  z._default(z.enum(["true", "false"], "must be true or false"), fallback);
 
 const schema = z.object({
-  NODE_ENV: z
-    .enum(["development", "test", "production"], "must be development, test or production")
-    .default("development"),
-  DATABASE_URL: optionalText.pipe(
-    z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" }).optional(),
+  NODE_ENV: z._default(
+    z.enum(["development", "test", "production"], "must be development, test or production"),
+    "development",
+  ),
+  DATABASE_URL: z.pipe(
+    optionalText,
+    z.optional(z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" })),
   ),
   DB_POOL_MIN: integer(2, 0, 1000),
   DB_POOL_MAX: integer(10, 1, 1000),
   CLEANUP_INTERVAL_HOURS: integer(24, 1, 24 * 365),
-  JWT_SECRET: z.string("is required").min(1, "is required"),
-  JWT_ISSUER: z.string().trim().min(1).default("turkey"),
+  JWT_SECRET: z.string("is required").check(z.minLength(1, "is required")),
+  JWT_ISSUER: z._default(z.string().check(z.trim(), z.minLength(1)), "turkey"),
   JWT_ACCESS_EXPIRES_IN: duration("15m"),
   JWT_REFRESH_EXPIRES_IN: duration("7d"),
   PORT: integer(3000, 1, 65_535),
   MAILGUN_API_KEY: optionalText,
   MAILGUN_DOMAIN: optionalText,
-  MAILGUN_API_BASE: z
-    .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
-    .default("https://api.mailgun.net"),
+  MAILGUN_API_BASE: z._default(
+    z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+    "https://api.mailgun.net",
+  ),
   FROM_EMAIL: optionalText,
-  ALLOWED_ORIGINS: z
-    .string()
-    .default("")
-    .transform((list) =>
+  ALLOWED_ORIGINS: z.pipe(
+    z._default(z.string(), ""),
+    z.transform((list) =>
       list
         .split(",")
         .map((origin) => origin.trim())
         .filter(Boolean),
     ),
+  ),
   RATE_LIMIT_WINDOW_MS: integer(900_000, 1000, 7 * 86_400_000),
   RATE_LIMIT_MAX_REQUESTS: integer(100, 1, 1_000_000),
   PASSWORD_MIN_LENGTH: integer(8, 8, 128),
   REFRESH_REUSE_GRACE_SECONDS: integer(10, 0, 300),
-  REVOCATION_CHECK: z.enum(["kv", "db"], "must be kv or db").default("kv"),
+  REVOCATION_CHECK: z._default(z.enum(["kv", "db"], "must be kv or db"), "kv"),
   LOGIN_LOCKOUT_THRESHOLD: integer(5, 1, 100),
-  REQUIRE_EMAIL_VERIFICATION: z.enum(["true", "false"], "must be true or false").default("false"),
+  REQUIRE_EMAIL_VERIFICATION: flag("false"),
 });
 
 /** Every variable the configuration reads. */
@@ -159,7 +165,7 @@ export function parseConfig(variables: Variables): Config {
 
 export type DatabaseConfig = Pick<Config, "nodeEnv" | "databaseUrl" | "dbPoolMin" | "dbPoolMax">;
 
-const databaseSchema = schema.pick({
+const databaseSchema = z.pick(schema, {
   NODE_ENV: true,
   DATABASE_URL: true,
   DB_POOL_MIN: true,
@@ -185,7 +191,7 @@ export function parseDatabaseConfig(variables: Variables): DatabaseConfig {
   return config;
 }
 
-function validate<S extends z.ZodObject>(shape: S, variables: Variables): z.output<S> {
+function validate<S extends z.ZodMiniObject>(shape: S, variables: Variables): z.output<S> {
   const input = Object.fromEntries(Object.keys(shape.shape).map((key) => [key, asText(variables[key])]));
   const parsed = shape.safeParse(input);
   if (!parsed.success) {

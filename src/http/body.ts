@@ -2,10 +2,11 @@
  * Reading JSON bodies: one path from raw request to a validated value or a coded error.
  * The size limit is enforced earlier, by the app's body-limit middleware.
  */
-import type { z } from "zod";
+
+import type * as z from "zod/mini";
 import { ApiError } from "../errors";
 
-export async function readJson<T extends z.ZodType>(request: Request, schema: T): Promise<z.infer<T>> {
+export async function readJson<T extends z.ZodMiniType>(request: Request, schema: T): Promise<z.infer<T>> {
   const type = request.headers.get("content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type)) throw new ApiError("unsupported_media_type");
   let value: unknown;
@@ -18,7 +19,7 @@ export async function readJson<T extends z.ZodType>(request: Request, schema: T)
 }
 
 /** Validates any input (body, params, headers); the first problem names its field. */
-export function validate<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+export function validate<T extends z.ZodMiniType>(schema: T, value: unknown): z.infer<T> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];

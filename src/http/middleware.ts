@@ -1,7 +1,7 @@
 /** Middleware shared by the /v1 routes: which app is calling, and who (bearer token). */
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { findApp } from "../apps/registry";
 import type { Client } from "../audit";
 import { type AccessClaims, verifyAccessToken } from "../auth/access-tokens";
@@ -14,7 +14,7 @@ import { ApiError } from "../errors";
 import { hitRateLimit, LOCKOUT, lockoutFor, rateLimitHeaders } from "../rate-limit";
 import { isRevoked } from "../revocation";
 
-const APP_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+const APP_ID = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/));
 
 /** Every /v1 request names a registered app in X-App-Id. */
 export const requireApp = createMiddleware<AppEnv>(async (c, next) => {

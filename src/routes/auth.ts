@@ -3,7 +3,7 @@
  * and shapes the answer; the work lives in src/auth.
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { login, register } from "../auth/accounts";
 import { changePassword, requestEmailToken, resetPassword, verifyEmail } from "../auth/email-flows";
 import { endSessions, listSessions, refreshSession } from "../auth/sessions";
@@ -13,20 +13,20 @@ import { ApiError } from "../errors";
 import { readJson, validate } from "../http/body";
 import { authContext, rateLimited, requireUser, verifyLiveToken } from "../http/middleware";
 
-const email = z.string().trim().max(254).pipe(z.email("must be an email address"));
+const email = z.pipe(z.string().check(z.trim(), z.maxLength(254)), z.email("must be an email address"));
 const password = z.string("must be a string");
-const refreshToken = z.string().min(1).max(512);
+const opaqueToken = z.string().check(z.minLength(1), z.maxLength(512));
 
 const schemas = {
-  register: z.object({ email, password, name: z.string().trim().max(200).optional() }),
+  register: z.object({ email, password, name: z.optional(z.string().check(z.trim(), z.maxLength(200))) }),
   login: z.object({ email, password }),
-  refresh: z.object({ refreshToken }),
-  logout: z.object({ refreshToken: refreshToken.optional() }),
+  refresh: z.object({ refreshToken: opaqueToken }),
+  logout: z.object({ refreshToken: z.optional(opaqueToken) }),
   sessionId: z.object({ id: z.uuid("must be a session id") }),
   // No length limit here: the body limit caps it, and any oversized token is simply inactive.
-  emailToken: z.object({ token: z.string().min(1).max(512) }),
+  emailToken: z.object({ token: opaqueToken }),
   emailOnly: z.object({ email }),
-  resetPassword: z.object({ token: z.string().min(1).max(512), password }),
+  resetPassword: z.object({ token: opaqueToken, password }),
   changePassword: z.object({ currentPassword: password, newPassword: password }),
   introspect: z.object({ token: z.string() }),
 };
