@@ -1,0 +1,23 @@
+/** Names and shapes shared by the bench runner (Node) and the counting run (workerd). */
+
+export const SCENARIO_NAMES = [
+  "ceiling",
+  "health",
+  "introspect-valid",
+  "introspect-revoked",
+  "me",
+  "refresh",
+  "login",
+  "register",
+] as const;
+
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+/** Every scenario but the ceiling runs Turkey's code, so its round trips can be counted. */
+export type CountedScenario = Exclude<ScenarioName, "ceiling">;
+
+export interface OperationCount {
+  name: CountedScenario;
+  sql: number;
+  kvReads: number;
+}

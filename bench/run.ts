@@ -1,0 +1,113 @@
+/**
+ * `npm run bench [-- --quick]`: Turkey under load on workerd, against a bare Hono worker on
+ * the same runtime (the ceiling), plus counted SQL and KV round trips, password hashing cost,
+ * and the sizes of what ships. Prints one table and writes bench/results/latest.json.
+ *
+ * Exits non-zero only when the set-up fails or a scenario had errors (or completed nothing),
+ * never on a figure: the figures of a shared 2-core machine are too noisy to gate on.
+ */
+import { type Counts, countOperations } from "./lib/counts";
+import { createWorkDir, type Servers, startDatabase, startWorkers, workerVariables } from "./lib/environment";
+import { createFixtures } from "./lib/fixtures";
+import { timeHashing } from "./lib/hashing";
+import { type LoadSettings, measure } from "./lib/load";
+import { cleanUp, cleanUpOnSignals, logTail } from "./lib/processes";
+import {
+  describeMachine,
+  formatReport,
+  RESULTS_FILE,
+  type Results,
+  type ScenarioResult,
+  writeResults,
+} from "./lib/report";
+import { buildScenarios } from "./lib/scenarios";
+import { buildWorker, measureSdk } from "./lib/sizes";
+
+const FULL = { connections: 10, warmupSeconds: 3, seconds: 10, hashSamples: 9 };
+const QUICK = { connections: 10, warmupSeconds: 1, seconds: 3, hashSamples: 3 };
+
+type Settings = LoadSettings & { hashSamples: number };
+
+async function run(settings: Settings): Promise<Results> {
+  const dir = await createWorkDir();
+  const vars = workerVariables();
+  step("embedded PostgreSQL: start, migrate, register the app");
+  const database = await startDatabase(dir);
+  step("build: Turkey and the ceiling worker (wrangler deploy --dry-run)");
+  const turkey = await buildWorker(dir, "turkey", "wrangler.toml");
+  const ceiling = await buildWorker(dir, "ceiling", "bench/ceiling/wrangler.toml");
+  step("counting run in the workers pool: SQL statements and KV reads per operation");
+  const counts = await countOperations(dir, database, vars);
+  // Alone and before the load, so that nothing else competes for the CPU meanwhile.
+  step("password hashing inside workerd");
+  const hashMs = await timeHashing(dir, settings.hashSamples);
+  step("wrangler dev: Turkey and the ceiling worker");
+  const servers = await startWorkers(dir, database, vars, { turkey, ceiling });
+  const scenarios = await loadAll(servers, counts, settings);
+  step("SDK size");
+  const sdkGzipBytes = await measureSdk();
+  return {
+    date: new Date().toISOString(),
+    machine: await describeMachine(),
+    settings,
+    scenarios,
+    hashMs,
+    bundleBytes: turkey.bytes,
+    bundleGzipBytes: turkey.gzipBytes,
+    sdkGzipBytes,
+  };
+}
+
+/** Every scenario in turn, the ceiling first: the others are reported relative to it. */
+async function loadAll(servers: Servers, counts: Counts, settings: LoadSettings): Promise<ScenarioResult[]> {
+  // Two sessions per connection: a refresh chain lost to an error never starves the rest.
+  const fixtures = await createFixtures(servers.turkeyUrl, settings.connections * 2);
+  const results: ScenarioResult[] = [];
+  for (const scenario of buildScenarios(servers, fixtures)) {
+    step(`load: ${scenario.name}`);
+    const figures = await measure(scenario, settings);
+    const counted = scenario.name === "ceiling" ? undefined : counts.get(scenario.name);
+    results.push({
+      name: scenario.name,
+      ...figures,
+      ratioToCeiling: figures.rps / (results[0]?.rps ?? figures.rps),
+      sqlPerOp: counted?.sql ?? null,
+      kvReadsPerOp: counted?.kvReads ?? null,
+    });
+  }
+  if (results.some((result) => result.errors > 0)) {
+    console.error(`Turkey's last log lines:\n${logTail(servers.turkeyLogFile)}`);
+  }
+  return results;
+}
+
+function describeFailure(scenario: ScenarioResult): string[] {
+  if (scenario.errors > 0) return [`${scenario.name}: ${scenario.errors} errors (${scenario.errorDetail})`];
+  if (scenario.completed === 0) return [`${scenario.name}: no request completed in the measured window`];
+  return [];
+}
+
+function step(text: string): void {
+  console.log(`▸ ${text}`);
+}
+
+async function main(): Promise<number> {
+  cleanUpOnSignals();
+  const settings: Settings = process.argv.includes("--quick") ? QUICK : FULL;
+  try {
+    const results = await run(settings);
+    await writeResults(results);
+    console.log(`\n${formatReport(results)}\n\nwritten to ${RESULTS_FILE}`);
+    const failures = results.scenarios.flatMap(describeFailure);
+    for (const failure of failures) console.error(failure);
+    return failures.length > 0 ? 1 : 0;
+  } catch (error) {
+    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  } finally {
+    step("stopping what the bench started");
+    await cleanUp();
+  }
+}
+
+main().then((code) => process.exit(code));

@@ -1,0 +1,39 @@
+/**
+ * The counting run of `npm run bench` (not part of `npm test`): bench/counting in the workers
+ * pool, against the database and with the variables the bench runner hands over.
+ */
+import { createRequire } from "node:module";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+const require = createRequire(import.meta.url);
+const databaseUrl = process.env.BENCH_DATABASE_URL;
+const workerVars = process.env.BENCH_WORKER_VARS;
+if (!databaseUrl || !workerVars) throw new Error("Run this through `npm run bench`");
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        hyperdrives: { HYPERDRIVE: databaseUrl },
+        // The same variables as the wrangler dev worker of the load run.
+        bindings: JSON.parse(workerVars) as Record<string, string>,
+      },
+    }),
+  ],
+  resolve: {
+    // As in the test config: pg's require() must reach the builds workerd can run.
+    alias: [
+      { find: /^pg-protocol$/, replacement: require.resolve("pg-protocol") },
+      {
+        find: /^pg-cloudflare$/,
+        replacement: require.resolve("pg-cloudflare").replace(/empty\.js$/, "index.js"),
+      },
+    ],
+  },
+  test: {
+    include: ["bench/counting/*.count.ts"],
+    testTimeout: 60_000,
+  },
+});
