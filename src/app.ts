@@ -7,6 +7,8 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import pkg from "../package.json";
+import { signingKey } from "./auth/session-context";
+import { keyMaterial } from "./auth/signing-keys";
 import { ConfigError } from "./config";
 import { type AppEnv, type AppOptions, createDeps } from "./context";
 import { ApiError } from "./errors";
@@ -72,6 +74,12 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
       lastCleanupAt: (database.connected && database.lastCleanupAt?.toISOString()) || null,
     };
     return c.json(health, database.connected ? 200 : 503, { "Cache-Control": "no-store" });
+  });
+
+  // Public keys for app backends that verify signatures themselves; empty with HS256.
+  app.get("/.well-known/jwks.json", async (c) => {
+    const { publicJwk } = await keyMaterial(signingKey(c.var.deps.config));
+    return c.json({ keys: publicJwk ? [publicJwk] : [] }, 200, { "Cache-Control": "public, max-age=300" });
   });
 
   app.use("/v1/*", requireApp);

@@ -3,6 +3,7 @@
  * A bad value is reported by its key only — values may be secrets.
  */
 import * as z from "zod/mini";
+import { algorithmOf } from "./auth/signing-keys";
 import "./validation";
 
 export type NodeEnv = "development" | "test" | "production";
@@ -15,6 +16,8 @@ export interface Config {
   cleanupIntervalHours: number;
   jwtSecret: string;
   jwtIssuer: string;
+  /** A private JWK (JSON) for ES256/EdDSA signing; HS256 with jwtSecret when absent. */
+  jwtPrivateKey: string | undefined;
   accessTtlSeconds: number;
   refreshTtlSeconds: number;
   port: number;
@@ -97,6 +100,12 @@ const schema = z.object({
   DB_POOL_MAX: integer(10, 1, 1000),
   CLEANUP_INTERVAL_HOURS: integer(24, 1, 24 * 365),
   JWT_SECRET: z.string("is required").check(z.minLength(1, "is required")),
+  JWT_PRIVATE_KEY: z.pipe(
+    optionalText,
+    z.optional(
+      z.string().check(z.refine(isSigningJwk, "must be a private JWK (JSON) of an EC P-256 or Ed25519 key")),
+    ),
+  ),
   JWT_ISSUER: z._default(z.string().check(z.trim(), z.minLength(1)), "turkey"),
   JWT_ACCESS_EXPIRES_IN: duration("15m"),
   JWT_REFRESH_EXPIRES_IN: duration("7d"),
@@ -142,6 +151,7 @@ export function parseConfig(variables: Variables): Config {
     cleanupIntervalHours: v.CLEANUP_INTERVAL_HOURS,
     jwtSecret: v.JWT_SECRET,
     jwtIssuer: v.JWT_ISSUER,
+    jwtPrivateKey: v.JWT_PRIVATE_KEY,
     accessTtlSeconds: v.JWT_ACCESS_EXPIRES_IN,
     refreshTtlSeconds: v.JWT_REFRESH_EXPIRES_IN,
     port: v.PORT,
@@ -231,6 +241,15 @@ function assertProductionSafe(config: Config): void {
       problems.map(([key]) => key),
       problems.map(([, message]) => message).join("; "),
     );
+  }
+}
+
+function isSigningJwk(text: string): boolean {
+  try {
+    const jwk = JSON.parse(text) as Record<string, unknown>;
+    return typeof jwk.d === "string" && algorithmOf(jwk) !== undefined;
+  } catch {
+    return false;
   }
 }
 

@@ -1,12 +1,14 @@
 /**
- * Access tokens: short-lived JWTs signed with JWT_SECRET (HS256), audience = the appId.
- * Verification pins the algorithm, issuer and audience, so a token of app A is worthless
- * to app B and `alg: none` or an asymmetric-key confusion can never be accepted.
+ * Access tokens: short-lived JWTs, audience = the appId, signed with the one configured key
+ * (HS256 with JWT_SECRET by default). Verification pins that algorithm, the issuer and the
+ * audience, so a token of app A is worthless to app B and `alg: none` or a key-confusion
+ * attempt can never be accepted.
  */
 import { errors, jwtVerify, SignJWT } from "jose";
 import { ApiError } from "../errors";
+import { keyMaterial, type SigningKey } from "./signing-keys";
 
-const ALGORITHM = "HS256";
+export type { SigningKey } from "./signing-keys";
 /** Tolerated clock difference between issuers and verifiers. */
 export const CLOCK_SKEW_SECONDS = 30;
 /** Far above any token Turkey issues; refuses absurd inputs before any parsing. */
@@ -24,33 +26,19 @@ export interface AccessClaims {
   email_verified: boolean;
 }
 
-export interface SigningKey {
-  secret: string;
-  issuer: string;
-}
-
-const keys = new Map<string, Uint8Array>();
-function keyBytes(secret: string): Uint8Array {
-  let key = keys.get(secret);
-  if (!key) {
-    key = new TextEncoder().encode(secret);
-    keys.set(secret, key);
-  }
-  return key;
-}
-
 /** Signs exactly the given claims, so re-signing a recorded token reproduces it. */
-export function signAccessToken(claims: Omit<AccessClaims, "iss">, key: SigningKey): Promise<string> {
+export async function signAccessToken(claims: Omit<AccessClaims, "iss">, key: SigningKey): Promise<string> {
   const { sub, aud, iat, exp, jti, ...custom } = claims;
+  const material = await keyMaterial(key);
   return new SignJWT(custom)
-    .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
+    .setProtectedHeader({ alg: material.alg, typ: "JWT", ...(material.kid ? { kid: material.kid } : {}) })
     .setIssuer(key.issuer)
     .setSubject(sub)
     .setAudience(aud)
     .setIssuedAt(iat)
     .setExpirationTime(exp)
     .setJti(jti)
-    .sign(keyBytes(key.secret));
+    .sign(material.signWith);
 }
 
 /** Verifies signature and claims for the calling app; throws token_invalid / token_expired. */
@@ -61,9 +49,10 @@ export async function verifyAccessToken(
   now: Date,
 ): Promise<AccessClaims> {
   if (token.length > MAX_TOKEN_LENGTH) throw new ApiError("token_invalid");
+  const material = await keyMaterial(key);
   try {
-    const { payload } = await jwtVerify(token, keyBytes(key.secret), {
-      algorithms: [ALGORITHM],
+    const { payload } = await jwtVerify(token, material.verifyWith, {
+      algorithms: [material.alg],
       issuer: key.issuer,
       audience,
       currentDate: now,

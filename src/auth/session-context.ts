@@ -34,5 +34,5 @@ export interface TokenResponse {
 }
 
 export function signingKey(config: Config): SigningKey {
-  return { secret: config.jwtSecret, issuer: config.jwtIssuer };
+  return { secret: config.jwtSecret, issuer: config.jwtIssuer, privateJwk: config.jwtPrivateKey };
 }
