@@ -144,10 +144,7 @@ type Variables = Record<string, unknown>;
 export function parseConfig(variables: Variables): Config {
   const v = validate(schema, variables);
   const config: Config = {
-    nodeEnv: v.NODE_ENV,
-    databaseUrl: v.DATABASE_URL,
-    dbPoolMin: v.DB_POOL_MIN,
-    dbPoolMax: v.DB_POOL_MAX,
+    ...databaseFields(v),
     cleanupIntervalHours: v.CLEANUP_INTERVAL_HOURS,
     jwtSecret: v.JWT_SECRET,
     jwtIssuer: v.JWT_ISSUER,
@@ -173,6 +170,8 @@ export function parseConfig(variables: Variables): Config {
   return config;
 }
 
+const SSL_REQUIRED = "DATABASE_URL must include sslmode=require in production";
+
 export type DatabaseConfig = Pick<Config, "nodeEnv" | "databaseUrl" | "dbPoolMin" | "dbPoolMax">;
 
 const databaseSchema = z.pick(schema, {
@@ -187,18 +186,21 @@ const databaseSchema = z.pick(schema, {
  * must not demand JWT_SECRET or Mailgun, but production still insists on TLS to the database.
  */
 export function parseDatabaseConfig(variables: Variables): DatabaseConfig {
-  const v = validate(databaseSchema, variables);
-  const config: DatabaseConfig = {
+  const config = databaseFields(validate(databaseSchema, variables));
+  assertConsistent(config);
+  if (config.nodeEnv === "production" && config.databaseUrl && !requiresSsl(config.databaseUrl)) {
+    throw new ConfigError(["DATABASE_URL"], SSL_REQUIRED);
+  }
+  return config;
+}
+
+function databaseFields(v: z.output<typeof databaseSchema>): DatabaseConfig {
+  return {
     nodeEnv: v.NODE_ENV,
     databaseUrl: v.DATABASE_URL,
     dbPoolMin: v.DB_POOL_MIN,
     dbPoolMax: v.DB_POOL_MAX,
   };
-  assertConsistent(config);
-  if (config.nodeEnv === "production" && config.databaseUrl && !requiresSsl(config.databaseUrl)) {
-    throw new ConfigError(["DATABASE_URL"], "DATABASE_URL must include sslmode=require in production");
-  }
-  return config;
 }
 
 function validate<S extends z.ZodMiniObject>(shape: S, variables: Variables): z.output<S> {
@@ -225,7 +227,7 @@ function assertProductionSafe(config: Config): void {
     problems.push(["JWT_SECRET", "JWT_SECRET must be at least 32 characters in production"]);
   }
   if (config.databaseUrl && !requiresSsl(config.databaseUrl)) {
-    problems.push(["DATABASE_URL", "DATABASE_URL must include sslmode=require in production"]);
+    problems.push(["DATABASE_URL", SSL_REQUIRED]);
   }
   if (!config.mailgunApiKey || !config.mailgunDomain || !config.fromEmail) {
     problems.push([
