@@ -1,9 +1,9 @@
 /** The SDK's email flows against the real worker; links are read back from the fake Mailgun. */
 import { beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
-import { type AuthChangeEvent, type TokenResponse, TurKeyClient, TurKeyError, type User } from "../src/sdk";
+import { type AuthChangeEvent, TurKeyClient, type User } from "../src/sdk";
 import { createTestApp, PASSWORD, uniqueEmail } from "./support/fixtures";
-import { BASE_URL, mailedToken, type RoutedFetch, routedFetch } from "./support/sdk";
+import { BASE_URL, caught, mailedToken, type RoutedFetch, routedFetch, signedIn } from "./support/sdk";
 
 const app = createApp();
 const NEW_PASSWORD = "an entirely new passphrase";
@@ -17,21 +17,6 @@ beforeEach(async () => {
 
 function sdk(fetch = routed.fetch): TurKeyClient {
   return new TurKeyClient({ baseUrl: BASE_URL, appId, fetch });
-}
-
-async function caught(promise: Promise<unknown>): Promise<TurKeyError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(TurKeyError);
-  return error as TurKeyError;
-}
-
-async function signedIn(turkey: TurKeyClient, email: string): Promise<TokenResponse> {
-  const result = await turkey.register({ email, password: PASSWORD });
-  if (!("accessToken" in result)) throw new Error("expected tokens");
-  return result;
 }
 
 describe("email verification", () => {

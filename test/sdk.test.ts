@@ -12,12 +12,19 @@ import {
   type TokenResponse,
   TurKeyClient,
   type TurKeyClientOptions,
-  TurKeyError,
   TurKeyServer,
   type User,
 } from "../src/sdk";
 import { client, createTestApp, manualClock, PASSWORD, uniqueEmail } from "./support/fixtures";
-import { BASE_URL, cannedFetch, MapStorage, type RoutedFetch, routedFetch } from "./support/sdk";
+import {
+  BASE_URL,
+  cannedFetch,
+  caught,
+  MapStorage,
+  type RoutedFetch,
+  routedFetch,
+  signedIn,
+} from "./support/sdk";
 
 const clock = manualClock();
 const app = createApp({ clock: clock.now });
@@ -45,21 +52,6 @@ function recordEvents(turkey: TurKeyClient): AuthChangeEvent[] {
   const events: AuthChangeEvent[] = [];
   turkey.onAuthStateChange((event) => events.push(event));
   return events;
-}
-
-async function caught(promise: Promise<unknown>): Promise<TurKeyError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(TurKeyError);
-  return error as TurKeyError;
-}
-
-async function signedIn(turkey = sdk(), email = uniqueEmail()): Promise<TokenResponse> {
-  const result = await turkey.register({ email, password: PASSWORD });
-  if (!("accessToken" in result)) throw new Error("expected tokens");
-  return result;
 }
 
 describe("TurKeyClient against the worker", () => {
@@ -358,7 +350,7 @@ describe("TurKeyServer.verifyAccessToken", () => {
   });
 
   it("refuses other apps' tokens, garbage and empty input", async () => {
-    const tokens = await signedIn();
+    const tokens = await signedIn(sdk());
     const otherApp = await createTestApp("sdk-other");
     const other = new TurKeyServer({ baseUrl: BASE_URL, appId: otherApp, fetch: routed.fetch });
     expect(await other.verifyAccessToken(tokens.accessToken)).toBeNull();

@@ -1,7 +1,9 @@
 /** Runs the SDK against the real app in workerd: a fetch that routes into the app and records calls. */
+
+import { expect } from "vitest";
 import type { Bindings } from "../../src/context";
-import type { FetchLike } from "../../src/sdk";
-import type { TestApp } from "./fixtures";
+import { type FetchLike, type TokenResponse, type TurKeyClient, TurKeyError } from "../../src/sdk";
+import { PASSWORD, type TestApp, uniqueEmail } from "./fixtures";
 import { bindings, send } from "./worker";
 
 export const BASE_URL = "https://auth.turkey.test";
@@ -64,4 +66,21 @@ export async function mailedToken(email: string, path: "verify-email" | "reset-p
     if (token) return token;
   }
   throw new Error(`no ${path} link mailed to ${email}`);
+}
+
+/** The TurKeyError a call rejects with (fails the test if it resolves or throws anything else). */
+export async function caught(promise: Promise<unknown>): Promise<TurKeyError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(TurKeyError);
+  return error as TurKeyError;
+}
+
+/** Registers through the client, which then holds a session. */
+export async function signedIn(turkey: TurKeyClient, email = uniqueEmail()): Promise<TokenResponse> {
+  const result = await turkey.register({ email, password: PASSWORD });
+  if (!("accessToken" in result)) throw new Error("expected tokens");
+  return result;
 }
