@@ -1,8 +1,6 @@
-import { createRequire } from "node:module";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-
-const require = createRequire(import.meta.url);
+import { pgWorkerdAliases } from "./test/support/pg-aliases";
 
 export default defineConfig({
   plugins: [
@@ -26,17 +24,7 @@ export default defineConfig({
       },
     })),
   ],
-  resolve: {
-    // Inside the pool, pg's CommonJS require() would pick pg-protocol's ESM build and
-    // pg-cloudflare's empty stub; point both at the builds workerd can run.
-    alias: [
-      { find: /^pg-protocol$/, replacement: require.resolve("pg-protocol") },
-      {
-        find: /^pg-cloudflare$/,
-        replacement: require.resolve("pg-cloudflare").replace(/empty\.js$/, "index.js"),
-      },
-    ],
-  },
+  resolve: { alias: pgWorkerdAliases },
   test: {
     globalSetup: ["./test/global-setup.ts"],
     include: ["test/**/*.test.ts"],

@@ -2,11 +2,10 @@
  * The counting run of `npm run bench` (not part of `npm test`): bench/counting in the workers
  * pool, against the database and with the variables the bench runner hands over.
  */
-import { createRequire } from "node:module";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { pgWorkerdAliases } from "../test/support/pg-aliases";
 
-const require = createRequire(import.meta.url);
 const databaseUrl = process.env.BENCH_DATABASE_URL;
 const workerVars = process.env.BENCH_WORKER_VARS;
 if (!databaseUrl || !workerVars) throw new Error("Run this through `npm run bench`");
@@ -22,16 +21,7 @@ export default defineConfig({
       },
     }),
   ],
-  resolve: {
-    // As in the test config: pg's require() must reach the builds workerd can run.
-    alias: [
-      { find: /^pg-protocol$/, replacement: require.resolve("pg-protocol") },
-      {
-        find: /^pg-cloudflare$/,
-        replacement: require.resolve("pg-cloudflare").replace(/empty\.js$/, "index.js"),
-      },
-    ],
-  },
+  resolve: { alias: pgWorkerdAliases },
   test: {
     include: ["bench/counting/*.count.ts"],
     testTimeout: 60_000,
