@@ -18,8 +18,8 @@ import { describeError, log } from "./log";
 import { authRoutes } from "./routes/auth";
 import "./validation";
 
-export const VERSION: string = pkg.version;
-export const MAX_BODY_BYTES = 16 * 1024;
+const VERSION: string = pkg.version;
+const MAX_BODY_BYTES = 16 * 1024;
 
 // Workers freeze the clock at global scope, so the isolate's start is its first request.
 let startedAtMs: number | undefined;

@@ -46,14 +46,6 @@ export const USER_COLUMNS = {
   createdAt: users.createdAt,
 };
 
-export async function findUserById(db: Database, appId: string, id: string): Promise<UserRow | undefined> {
-  const [row] = await db
-    .select(USER_COLUMNS)
-    .from(users)
-    .where(and(eq(users.id, id), eq(users.appId, appId)));
-  return row;
-}
-
 /** The user with this (already normalised) email in this app. */
 export async function findUserByEmail(
   db: Database,
