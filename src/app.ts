@@ -65,7 +65,12 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.get("/health", async (c) => {
     const { deps } = c.var;
     const databaseKey = c.env.HYPERDRIVE?.connectionString ?? c.env.DATABASE_URL ?? "";
-    const database = await checkDatabaseCached(databaseKey, () => deps.db, deps.clock().getTime());
+    const database = await checkDatabaseCached(
+      databaseKey,
+      () => deps.db,
+      deps.config,
+      deps.clock().getTime(),
+    );
     const uptimeSeconds = Math.floor((Date.now() - (startedAtMs ?? Date.now())) / 1000);
     const health: Health = {
       status: database.connected ? "healthy" : "unhealthy",
@@ -74,6 +79,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
       uptimeSeconds,
       version: VERSION,
       lastCleanupAt: (database.connected && database.lastCleanupAt?.toISOString()) || null,
+      ...(database.connected ? { cleanupBacklog: database.backlog } : {}),
     };
     return c.json(health, database.connected ? 200 : 503, { "Cache-Control": "no-store" });
   });

@@ -36,6 +36,10 @@ export interface Config {
   loginFailureCeiling: number;
   /** No session outlives this, however often it is refreshed. */
   sessionMaxAgeSeconds: number;
+  /** Audit rows are deleted after this many days; 0 keeps them forever. */
+  auditRetentionDays: number;
+  /** The email a failed sign-in attempted is kept in the audit this many days. */
+  auditPiiDays: number;
   requireEmailVerification: boolean;
 }
 
@@ -103,6 +107,8 @@ const schema = z.object({
   DB_POOL_MIN: integer(2, 0, 1000),
   DB_POOL_MAX: integer(10, 1, 1000),
   CLEANUP_INTERVAL_HOURS: integer(24, 1, 24 * 365),
+  AUDIT_RETENTION_DAYS: integer(400, 0, 36_500),
+  AUDIT_PII_DAYS: integer(30, 1, 36_500),
   JWT_SECRET: z.string("is required").check(z.minLength(1, "is required")),
   JWT_PRIVATE_KEY: z.pipe(
     optionalText,
@@ -197,17 +203,23 @@ function assertLifetimesOrdered(config: Config): void {
 
 const SSL_REQUIRED = "DATABASE_URL must include sslmode=require in production";
 
-export type DatabaseConfig = Pick<Config, "nodeEnv" | "databaseUrl" | "dbPoolMin" | "dbPoolMax">;
+export type DatabaseConfig = Pick<
+  Config,
+  "nodeEnv" | "databaseUrl" | "dbPoolMin" | "dbPoolMax" | "auditRetentionDays" | "auditPiiDays"
+>;
 
 const databaseSchema = z.pick(schema, {
   NODE_ENV: true,
   DATABASE_URL: true,
   DB_POOL_MIN: true,
   DB_POOL_MAX: true,
+  AUDIT_RETENTION_DAYS: true,
+  AUDIT_PII_DAYS: true,
 });
 
 /**
- * The database settings alone, for Node tools that never sign a token (`gravy db …`): they
+ * The database settings (and the retention the cleanup applies) alone, for Node tools that
+ * never sign a token (`gravy db …`): they
  * must not demand JWT_SECRET or Mailgun, but production still insists on TLS to the database.
  */
 export function parseDatabaseConfig(variables: Variables): DatabaseConfig {
@@ -225,6 +237,8 @@ function databaseFields(v: z.output<typeof databaseSchema>): DatabaseConfig {
     databaseUrl: v.DATABASE_URL,
     dbPoolMin: v.DB_POOL_MIN,
     dbPoolMax: v.DB_POOL_MAX,
+    auditRetentionDays: v.AUDIT_RETENTION_DAYS,
+    auditPiiDays: v.AUDIT_PII_DAYS,
   };
 }
 
