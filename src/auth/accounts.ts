@@ -14,7 +14,13 @@ import {
   storeThrottledToken,
   tokenEmail,
 } from "./email-tokens";
-import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from "./passwords";
+import {
+  checkPasswordPolicy,
+  hashingPolicy,
+  hashPassword,
+  verifyAgainstDummy,
+  verifyPassword,
+} from "./passwords";
 import type { AuthContext, TokenResponse } from "./session-context";
 import { newSessionRow, planIssue, REFRESH_COLUMNS, tokenResponse } from "./sessions";
 import { findUserByEmail, normaliseEmail, toUserView, type UserView, userFromSql } from "./users";
@@ -35,7 +41,7 @@ export type RegisterResult = TokenResponse | { user: UserView; verificationRequi
 export async function register(ctx: AuthContext, input: RegisterInput): Promise<RegisterResult> {
   checkPasswordPolicy(input.password, ctx.config.passwordMinLength);
   const email = normaliseEmail(input.email);
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await hashPassword(input.password, hashingPolicy(ctx.config));
   const pending = ctx.config.requireEmailVerification;
   const issue = planIssue(ctx);
   const verification = planEmailToken(ctx, "verify_email");
@@ -116,10 +122,11 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
     select id, app_id, email, email_verified, name, created_at, password_hash
     from users where email = ${email} and app_id = ${ctx.app.id}`);
   const row = found.rows[0];
+  const policy = hashingPolicy(ctx.config);
   // Hash anyway for unknown emails: both failures must cost the same time.
   const verdict = row
-    ? await verifyPassword(input.password, String(row.password_hash))
-    : { ok: await verifyAgainstDummy(input.password), needsRehash: false };
+    ? await verifyPassword(input.password, String(row.password_hash), policy)
+    : { ok: await verifyAgainstDummy(input.password, policy), needsRehash: false };
 
   if (!row || !verdict.ok) {
     const after = await lockout?.recordFailure(nowMs);
@@ -144,7 +151,7 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
   // Upgrade a hash made with weaker parameters while we hold the plaintext.
   const rehash = verdict.needsRehash
     ? sql`, rehashed as (
-        update users set password_hash = ${await hashPassword(input.password)}, updated_at = ${ctx.now}
+        update users set password_hash = ${await hashPassword(input.password, policy)}, updated_at = ${ctx.now}
         where id = ${user.id}::uuid)`
     : sql``;
   await ctx.db.execute(sql`

@@ -6,7 +6,13 @@ import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
 import { type EmailTokenKind, planEmailToken, storeThrottledToken, tokenEmail } from "./email-tokens";
-import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from "./passwords";
+import {
+  checkPasswordPolicy,
+  hashingPolicy,
+  hashPassword,
+  verifyAgainstDummy,
+  verifyPassword,
+} from "./passwords";
 import { hashSecretToken } from "./secrets";
 import type { AuthContext } from "./session-context";
 import { endSessions } from "./sessions";
@@ -62,7 +68,7 @@ export async function verifyEmail(ctx: AuthContext, token: string): Promise<User
  */
 export async function resetPassword(ctx: AuthContext, token: string, password: string): Promise<UserView> {
   checkPasswordPolicy(password, ctx.config.passwordMinLength);
-  const passwordHash = await hashPassword(password);
+  const passwordHash = await hashPassword(password, hashingPolicy(ctx.config));
   const result = await ctx.db.execute(sql`
     with spent as (${spendToken(ctx, "reset_password", token)}), others as (
       update email_tokens set used_at = ${ctx.now}
@@ -101,12 +107,13 @@ export async function changePassword(
     select id, app_id, email, email_verified, name, created_at, password_hash from users
     where id = ${caller.userId}::uuid and app_id = ${ctx.app.id}`);
   const row = found.rows[0];
+  const policy = hashingPolicy(ctx.config);
   const ok = row
-    ? (await verifyPassword(input.currentPassword, String(row.password_hash))).ok
-    : await verifyAgainstDummy(input.currentPassword);
+    ? (await verifyPassword(input.currentPassword, String(row.password_hash), policy)).ok
+    : await verifyAgainstDummy(input.currentPassword, policy);
   if (!row || !ok) throw new ApiError("invalid_credentials");
   await ctx.db.execute(sql`
-    update users set password_hash = ${await hashPassword(input.newPassword)}, updated_at = ${ctx.now}
+    update users set password_hash = ${await hashPassword(input.newPassword, policy)}, updated_at = ${ctx.now}
     where id = ${caller.userId}::uuid`);
   // Audited there, as the sessions end.
   await endSessions(ctx, {
