@@ -17,7 +17,7 @@ const MS_PER_TICK = 10;
  * The workerd process running the Worker. `wrangler dev` starts two: a proxy listening on the
  * dev port (absent when deployed) and the runtime of the Worker and its Durable Objects.
  */
-function workerProcess(server: Wrangler): number {
+export function workerProcess(server: Wrangler): number {
   const port = new URL(server.url).port;
   const candidates = readdirSync("/proc")
     .filter((entry) => /^\d+$/.test(entry))
@@ -53,7 +53,7 @@ function readStat(pid: number): { comm: string; groupId: number; cpuTicks: numbe
   }
 }
 
-const cpuMs = (pid: number) => (readStat(pid)?.cpuTicks ?? 0) * MS_PER_TICK;
+export const cpuMs = (pid: number) => (readStat(pid)?.cpuTicks ?? 0) * MS_PER_TICK;
 
 export interface RequestCpu {
   requests: number;
