@@ -118,7 +118,8 @@ function formatPasswordFigures({ hashMs, scenarios, requestCpu, memory, settings
       `scrypt ${cpu(requestCpu.scrypt, hashMs.scryptNativeCpu)}; GET /health (connection + one ` +
       `statement, no hash) ${requestCpu.argon2id.healthMs.toFixed(1)} ms`,
     `isolate memory during ${settings.connections} concurrent logins (V8 inspector, ${memory.samples} samples): ` +
-      `JS heap ≤ ${mib(memory.heapUsedBytes)} MiB used / ${mib(memory.heapTotalBytes)} MiB allocated, ` +
+      `JS heap ≤ ${mib(memory.heapUsedBytes)} MiB used (garbage included) / ${mib(memory.heapTotalBytes)} MiB ` +
+      `allocated, ${mib(memory.heapLiveBytes)} MiB live after a full GC; ` +
       `WebAssembly ${mib(wasm)} MiB (after ${memory.wasm.logins} concurrent logins, counting run) → ≤ ` +
       `${mib(memory.heapTotalBytes + wasm)} MiB of 128 MB; the Worker's workerd process ≤ ` +
       `${mib(memory.processRssBytes)} MiB resident (all of the runtime: every isolate, V8, workerd)`,

@@ -85,6 +85,8 @@ export interface MemoryReading {
   /** Peak of V8's JS heap of the Worker's isolate while sampling: used and allocated. */
   heapUsedBytes: number;
   heapTotalBytes: number;
+  /** The JS heap in use after the load and a full garbage collection. */
+  heapLiveBytes: number;
   /** Peak resident memory of the Worker's workerd process (the whole runtime, every isolate). */
   processRssBytes: number;
   samples: number;
@@ -97,6 +99,7 @@ export async function sampleMemoryDuring<T>(server: Wrangler, load: Promise<T>):
   const reading: MemoryReading = {
     heapUsedBytes: 0,
     heapTotalBytes: 0,
+    heapLiveBytes: 0,
     processRssBytes: 0,
     samples: 0,
   };
@@ -115,6 +118,9 @@ export async function sampleMemoryDuring<T>(server: Wrangler, load: Promise<T>):
     const result = await load;
     done = true;
     await sampling;
+    // What stays once the garbage of the load is collected: the isolate's live JS heap.
+    await inspector.call("HeapProfiler.collectGarbage");
+    reading.heapLiveBytes = (await inspector.call<{ usedSize: number }>("Runtime.getHeapUsage")).usedSize;
     return [result, reading];
   } finally {
     done = true;
