@@ -12,8 +12,9 @@ import { DEFAULT_POLICY, hashPassword, verifyPassword } from "../src/auth/passwo
 import { createPepper } from "../src/auth/pepper";
 import { ARGON2ID_VECTORS } from "../test/support/argon2-vectors";
 
-// @node-rs/argon2 exports its Algorithm as a const enum; 2 is Argon2id.
-const ARGON2ID = 2;
+// @node-rs/argon2 exports Algorithm and Version as const enums, which isolated modules cannot read.
+const [ARGON2D, ARGON2I, ARGON2ID] = [0, 1, 2];
+const VERSION_10 = 0;
 const PASSWORDS = ["correct horse battery staple", "pässwörd ✓ 🔑", "x"];
 const encode = (text: string) => new TextEncoder().encode(text);
 const toHex = (bytes: Uint8Array | number[]) => Buffer.from(bytes).toString("hex");
@@ -41,14 +42,18 @@ describe("Argon2id interoperability with @node-rs/argon2", () => {
     }
   });
 
-  it("imports its weaker hashes and asks for a rehash", async () => {
-    const stored = await hash("imported", {
-      algorithm: ARGON2ID,
-      memoryCost: 4096,
-      timeCost: 3,
-      parallelism: 2,
-    });
-    expect(await verifyPassword("imported", stored)).toEqual({ ok: true, needsRehash: true });
+  it("imports its weaker hashes, Argon2i, Argon2d and version 1.0 too, and asks for a rehash", async () => {
+    const imports = [
+      { algorithm: ARGON2ID, memoryCost: 4096, timeCost: 3, parallelism: 2 },
+      { algorithm: ARGON2I, memoryCost: 19_456, timeCost: 2, parallelism: 1 },
+      { algorithm: ARGON2D, memoryCost: 19_456, timeCost: 2, parallelism: 1 },
+      { algorithm: ARGON2ID, memoryCost: 19_456, timeCost: 2, parallelism: 1, version: VERSION_10 },
+    ];
+    for (const options of imports) {
+      const stored = await hash("imported", options);
+      expect(await verifyPassword("imported", stored)).toEqual({ ok: true, needsRehash: true });
+      expect((await verifyPassword("imported!", stored)).ok).toBe(false);
+    }
   });
 
   it("computes the same known answers, confirmed there", async () => {

@@ -139,6 +139,14 @@ describe("the pepper", () => {
     expect((await verifyPassword("salt and pepper", unpeppered, PEPPERED)).ok).toBe(false);
   });
 
+  it("peppers scrypt hashes the same way", async () => {
+    const policy: HashingPolicy = { ...SCRYPT, pepper: OLD_PEPPER };
+    const hash = await hashPassword("scrypt and pepper", policy);
+    expect(hash).toMatch(new RegExp(`^\\$scrypt\\$ln=14,r=8,p=5,keyid=${OLD_PEPPER.id}\\$`));
+    expect(await verifyPassword("scrypt and pepper", hash, policy)).toEqual({ ok: true, needsRehash: false });
+    expect((await verifyPassword("scrypt and pepper", hash, SCRYPT)).ok).toBe(false);
+  });
+
   it("rotates: the previous pepper still verifies and asks for a rehash under the new one", async () => {
     const old = await hashPassword("rotate me", PEPPERED);
     expect(await verifyPassword("rotate me", old, ROTATED)).toEqual({ ok: true, needsRehash: true });
