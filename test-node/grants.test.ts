@@ -82,7 +82,7 @@ describe("db grants", () => {
     expect(status.stdout).toContain("1 applied, 0 pending");
     const check = await gravy(["db", "migrate"], { DATABASE_URL: asRole(password) });
     expect(check.stdout).toContain("is up to date (1 applied)");
-    const rollback = await gravy(["db", "rollback"], { DATABASE_URL: asRole(password) });
+    const rollback = await gravy(["db", "rollback", "--yes"], { DATABASE_URL: asRole(password) });
     expect(rollback.code).toBe(1);
     expect(rollback.stderr).toMatch(
       /^Permission denied: run migrations as the role that owns the tables.*\n$/,

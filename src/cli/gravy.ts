@@ -5,6 +5,7 @@
 
 import { Console } from "node:console";
 import { existsSync, readFileSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
 import { parseEnv } from "node:util";
 import { main } from "./main";
 
@@ -23,10 +24,21 @@ globalThis.console = new Console({ stdout: process.stderr, stderr: process.stder
 process.removeAllListeners("warning");
 process.on("warning", (warning) => process.stderr.write(`Warning: ${warning.message.split("\n")[0]}\n`));
 
+/** A question on stderr (stdout carries only results), answered on the terminal. */
+async function confirm(question: string): Promise<boolean> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim());
+  } finally {
+    prompt.close();
+  }
+}
+
 const code = await main(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   env: loadVariables(),
   cwd: process.cwd(),
+  ...(process.stdin.isTTY ? { confirm } : {}),
 });
 process.exitCode = code;

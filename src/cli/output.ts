@@ -10,6 +10,8 @@ export interface Io {
   env: Readonly<Record<string, string | undefined>>;
   /** Folder that relative paths (`.turkey/`, backup folders) are resolved against. */
   cwd: string;
+  /** Asks a yes/no question on the terminal; absent when there is no terminal to ask on. */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 export interface Column<T> {
