@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { backupFileName, libpqConnection } from "../src/cli/backup";
 import { CliError, describeFailure } from "../src/cli/errors";
+import { parseValidUntil, passwordStatement } from "../src/cli/grants";
 import { workerDatabaseUrl } from "../src/cli/local-worker";
 import { compareMigrations, type MigrationFile } from "../src/cli/migrations";
 import { formatBytes, formatTable } from "../src/cli/output";
@@ -168,6 +169,30 @@ describe("the minimum PostgreSQL version", () => {
         "PostgreSQL 13.14 at turkey on db:5432 is too old: Turkey needs PostgreSQL 14 or newer. Upgrade the server (or use another one) before migrating.",
       ),
     );
+  });
+});
+
+describe("--valid-until", () => {
+  const now = new Date("2026-06-01T12:00:00Z");
+
+  it("takes a date (midnight UTC) or an ISO timestamp", () => {
+    expect(parseValidUntil("2027-01-01", now).toISOString()).toBe("2027-01-01T00:00:00.000Z");
+    expect(parseValidUntil("2026-06-02T08:30:00+02:00", now).toISOString()).toBe("2026-06-02T06:30:00.000Z");
+  });
+
+  it("refuses anything else, and the past, which would lock the role out", () => {
+    for (const text of ["soon", "01/02/2027", "2027-13-45", "2027-02-30", ""]) {
+      expect(() => parseValidUntil(text, now)).toThrow(/--valid-until must be a date/);
+    }
+    expect(() => parseValidUntil("2026-01-01", now)).toThrow(/must be in the future/);
+  });
+
+  it("goes to the server in UTC, and 'infinity' without a date", () => {
+    const base = { role: "turkey_app", verifier: "SCRAM-SHA-256$4096:c2FsdA==$a:b" };
+    expect(passwordStatement({ ...base, validUntil: new Date("2027-01-01T00:00:00Z") })).toBe(
+      `ALTER ROLE "turkey_app" WITH PASSWORD 'SCRAM-SHA-256$4096:c2FsdA==$a:b' VALID UNTIL '2027-01-01T00:00:00.000Z'`,
+    );
+    expect(passwordStatement(base)).toMatch(/VALID UNTIL 'infinity'$/);
   });
 });
 
