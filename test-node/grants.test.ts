@@ -1,9 +1,9 @@
 /** `gravy db grants`: the least-privilege role, printed or applied, and what it may do. */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, inject, it } from "vitest";
 import { scramVerifier } from "../src/cli/grants";
-import { adminQuery } from "../test/support/scratch-database";
+import { adminQuery, createScratchDatabase } from "../test/support/scratch-database";
 import { gravy, gravyJson, query, scratchDatabase } from "./support/gravy";
 
 const url = await scratchDatabase({ migrated: true });
@@ -213,6 +213,42 @@ describe("db grants", () => {
     const result = await gravy(["db", "grants", "--role", "turkey_nobody_here", "--rotate-password"], env);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^Role turkey_nobody_here does not exist on .*: create it with/);
+  });
+
+  it("works as a table owner that is not a superuser, only CREATEROLE", async () => {
+    const suffix = randomBytes(4).toString("hex");
+    const [owner, app] = [`turkey_owner_${suffix}`, `turkey_app_${suffix}`];
+    const database = await createScratchDatabase(inject("serverUrl"), "gravy_owner");
+    const name = new URL(database.url).pathname.slice(1);
+    const as = (user: string, password: string) => {
+      const target = new URL(database.url);
+      target.username = user;
+      target.password = password;
+      return { DATABASE_URL: target.toString() };
+    };
+    try {
+      await adminQuery(database.url, `create role ${owner} login createrole password 'owner-password'`);
+      await adminQuery(database.url, `alter database ${name} owner to ${owner}`);
+      const owned = as(owner, "owner-password");
+      expect((await gravy(["db", "migrate"], owned)).code).toBe(0);
+      const grants = await gravy(
+        ["db", "grants", "--role", app, "--apply", "--password", "app-password"],
+        owned,
+      );
+      expect(grants).toMatchObject({ code: 0, stderr: "" });
+      const rotated = await gravy(["db", "grants", "--role", app, "--rotate-password"], owned);
+      expect(rotated).toMatchObject({ code: 0, stderr: "" });
+      const password = /--origin-password=(\S+)/.exec(rotated.stdout)?.[1] ?? "";
+      const rows = await query(
+        as(app, password).DATABASE_URL,
+        "insert into apps (id, name, url) values ('a', 'A', 'https://a.example') returning id",
+      );
+      expect(rows).toEqual([{ id: "a" }]);
+    } finally {
+      await database.drop();
+      await adminQuery(url, `drop role if exists ${app}`);
+      await adminQuery(url, `drop role if exists ${owner}`);
+    }
   });
 
   it("refuses a role name that is not a plain identifier", async () => {

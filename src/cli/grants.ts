@@ -78,9 +78,15 @@ export function passwordStatement({ role, verifier, validUntil }: Omit<GrantRequ
 export function grantStatements(request: GrantRequest): string[] {
   const r = quoteIdentifier(checkRoleName(request.role));
   const db = quoteIdentifier(request.database);
+  const elevated = "rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls";
   return [
     `DO $$ BEGIN CREATE ROLE ${r} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
-    `ALTER ROLE ${r} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`,
+    // Only a role that has more than it should is altered: a table owner with CREATEROLE (no
+    // superuser) may not touch these attributes on PostgreSQL 16+, and needs not to.
+    `DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral(request.role)} AND (${elevated})) THEN
+  ALTER ROLE ${r} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+END IF; END $$`,
+    `ALTER ROLE ${r} WITH LOGIN`,
     passwordStatement(request),
     `GRANT CONNECT ON DATABASE ${db} TO ${r}`,
     // The default since PostgreSQL 15; older servers let every role create tables in public.
