@@ -16,6 +16,7 @@ import { closedPort, emptyFolder, gravy, scratchDatabase } from "./support/gravy
 import { alive, descendants, type Running, runScript, startScript } from "./support/scripts";
 
 const SECRET = "a-test-secret-that-is-long-enough-for-hs256-0123456789";
+const database = await scratchDatabase();
 const folders: string[] = [];
 afterAll(() => Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true }))));
 
@@ -74,7 +75,7 @@ describe("npm start with DATABASE_URL, in a fresh folder", () => {
     timeout: 240_000,
   }, async () => {
     // SIGINT: what Ctrl-C sends.
-    const run = await serveOnce(await scratchDatabase(), "SIGINT");
+    const run = await serveOnce(database, "SIGINT");
     await expectStoppedCleanly(run);
     const envFile = path.join(run.cwd, ".turkey", "worker.env");
     expect(statSync(envFile).mode & 0o777).toBe(0o600);
@@ -139,7 +140,7 @@ describe("npm start refuses, in one line", () => {
   });
 
   it("a database that does not exist, naming it", async () => {
-    const missing = new URL(await scratchDatabase());
+    const missing = new URL(database);
     missing.pathname = "/turkey_start_missing";
     const url = missing.toString();
     const result = await runScript("start", [], await freshFolder(), {
