@@ -17,6 +17,7 @@ import { type DatabaseTarget, describeUrl, withDatabase } from "../src/cli/datab
 import { startEmbeddedPostgres } from "../src/cli/embedded-postgres";
 import { CliError, describeFailure } from "../src/cli/errors";
 import { WRANGLER_CONFIG, workerDatabaseUrl, wranglerScript } from "../src/cli/local-worker";
+import { shortenWarnings } from "../src/cli/output";
 import { readServerVersion, requireSupportedServer } from "../src/cli/server-version";
 import { CONFIG_KEYS, parseConfig } from "../src/config";
 import { applyMigrations, ensureApp } from "../src/db/migrate";
@@ -177,6 +178,7 @@ async function developmentSecret(nodeEnv: string | undefined): Promise<string> {
   return secret;
 }
 
+shortenWarnings();
 main().catch((error: unknown) => {
   console.error(describeFailure(error));
   process.exit(1);

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { parseEnv } from "node:util";
 import { main } from "./main";
+import { shortenWarnings } from "./output";
 
 function loadVariables(): Record<string, string> {
   const vars: Record<string, string> = {};
@@ -20,9 +21,7 @@ function loadVariables(): Record<string, string> {
 // Shared modules log structured lines through console (the cleanup's "Cleanup job completed").
 // They are diagnostics: on stderr, stdout carries only the command's result (parseable with --json).
 globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr });
-// Library warnings (pg's note on sslmode semantics) are shown in one line, not a paragraph.
-process.removeAllListeners("warning");
-process.on("warning", (warning) => process.stderr.write(`Warning: ${warning.message.split("\n")[0]}\n`));
+shortenWarnings();
 
 /** A question on stderr (stdout carries only results), answered on the terminal. */
 async function confirm(question: string): Promise<boolean> {

@@ -79,3 +79,9 @@ export function writeJson(io: Io, value: unknown): void {
 export function writeLines(io: Io, ...lines: string[]): void {
   io.stdout(`${lines.join("\n")}\n`);
 }
+
+/** Library warnings (pg's note on sslmode semantics) on stderr in one line, not a paragraph. */
+export function shortenWarnings(): void {
+  process.removeAllListeners("warning");
+  process.on("warning", (warning) => process.stderr.write(`Warning: ${warning.message.split("\n")[0]}\n`));
+}
