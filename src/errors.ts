@@ -30,6 +30,7 @@ export const ERRORS = {
   internal_error: { status: 500, message: "Something went wrong on our side" },
   configuration_error: { status: 500, message: "The server is misconfigured" },
   database_unavailable: { status: 503, message: "The database is unavailable" },
+  temporarily_unavailable: { status: 503, message: "The service is briefly unavailable; try again shortly" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

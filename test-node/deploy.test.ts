@@ -126,6 +126,11 @@ describe("the preflight's rules", () => {
     }
   });
 
+  it("accept NODE_ENV unset, which the Worker takes as production", () => {
+    const { NODE_ENV: _unset, ...vars } = ready.vars;
+    expect(checkDeploy({ ...ready, vars }, secrets).problems).toEqual([]);
+  });
+
   it("want NODE_ENV=production and no example domain anywhere", () => {
     const problems = checkDeploy(
       {
@@ -137,7 +142,7 @@ describe("the preflight's rules", () => {
     ).problems;
     expect(problems).toEqual([
       "routes: auth.yourdomain.com/* is the example domain; route your own (e.g. auth.example.org)",
-      '[vars] NODE_ENV must be "production" (it is "development")',
+      '[vars] NODE_ENV must be "production" or unset (it is "development")',
       '[vars] FROM_EMAIL = "noreply@yourdomain.com" is the example domain; use your own',
     ]);
   });

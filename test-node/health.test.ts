@@ -5,7 +5,7 @@ import { collectHealth, type HealthReport } from "../src/cli/health";
 import { embeddedBinFolder } from "../src/cli/pg-tools";
 import { openNodeDatabase } from "../src/db";
 import { startCluster } from "./support/cluster";
-import { closedPort, gravy, gravyJson, query, scratchDatabase } from "./support/gravy";
+import { closedPort, gravy, gravyJson, MIGRATIONS, query, scratchDatabase } from "./support/gravy";
 
 const url = await scratchDatabase({ migrated: true });
 const env = { DATABASE_URL: url, DB_POOL_MIN: "1", DB_POOL_MAX: "3" };
@@ -61,7 +61,7 @@ describe("db health", () => {
         "revoked_jti_expires_idx",
       ]),
     );
-    expect(report.migrations).toEqual({ applied: 1, pending: 0 });
+    expect(report.migrations).toEqual({ applied: MIGRATIONS, pending: 0 });
     expect(report.slowQueries).toEqual([]);
   });
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { readMigrationFiles, rollbackLast } from "../src/cli/migrations";
+import { describeDown, type MigrationFile, readMigrationFiles, rollbackLast } from "../src/cli/migrations";
 import { MIGRATIONS_DIR } from "../src/db/migrate";
 import { readCatalog } from "./support/catalog";
 import { closedPort, gravy, gravyJson, query, scratchDatabase } from "./support/gravy";
@@ -82,15 +82,25 @@ describe("db migrate, status and rollback", () => {
 });
 
 describe("rollback asks first", () => {
-  const drops =
-    "drops the tables email_tokens, refresh_tokens, revoked_jti, audit, users, apps with every row in them";
+  const effect = describeDown(last as MigrationFile);
+
+  it("says what the down file does: the first one drops every table", () => {
+    expect(describeDown(journal[0] as MigrationFile)).toBe(
+      "drops the tables email_tokens, refresh_tokens, revoked_jti, audit, users, apps with every row in them",
+    );
+    for (const file of journal.slice(1)) {
+      expect(describeDown(file)).toMatch(
+        /^(drops the tables .* with every row in them|runs the \d+ statements of .*\.down\.sql)$/,
+      );
+    }
+  });
 
   it("without a terminal, needs --yes and changes nothing", async () => {
     const before = await readCatalog(url);
     const result = await gravy(["db", "rollback"], env);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
-      `Not rolled back: rolling back ${last?.tag} on ${label(url)} ${drops}. Run again with --yes to confirm.\n`,
+      `Not rolled back: rolling back ${last?.tag} on ${label(url)} ${effect}. Run again with --yes to confirm.\n`,
     );
     expect(await readCatalog(url)).toEqual(before);
   });
@@ -104,7 +114,7 @@ describe("rollback asks first", () => {
     };
     const declined = await gravy(["db", "rollback"], env, undefined, answer(false));
     expect(declined).toMatchObject({ code: 1, stderr: "Not rolled back.\n" });
-    expect(questions).toEqual([`Roll back ${last?.tag} on ${label(url)}? It ${drops}.`]);
+    expect(questions).toEqual([`Roll back ${last?.tag} on ${label(url)}? It ${effect}.`]);
     expect(await readCatalog(url)).toEqual(before);
 
     const accepted = await gravy(["db", "rollback"], env, undefined, answer(true));

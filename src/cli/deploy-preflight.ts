@@ -1,6 +1,6 @@
 /**
  * What `npm run deploy` checks before uploading, without the network: no placeholder left in
- * wrangler.toml, NODE_ENV=production, and every variable production requires either in
+ * wrangler.toml, NODE_ENV not switched away from production, and every variable it requires in
  * [vars] or in the list of secrets docs/deploy.md tells the operator to set. What it cannot see
  * from here (that the secrets exist, that Hyperdrive caches nothing) it prints as commands.
  */
@@ -79,8 +79,9 @@ function checkRoutes(config: DeployConfig): string[] {
 function checkVariables(config: DeployConfig, secrets: string[]): string[] {
   const problems: string[] = [];
   const vars = config.vars;
-  if (vars.NODE_ENV !== "production") {
-    problems.push(`[vars] NODE_ENV must be "production" (it is ${JSON.stringify(vars.NODE_ENV ?? null)})`);
+  // Unset is production inside the Worker; anything else would switch the production checks off.
+  if (vars.NODE_ENV !== undefined && vars.NODE_ENV !== "production") {
+    problems.push(`[vars] NODE_ENV must be "production" or unset (it is ${JSON.stringify(vars.NODE_ENV)})`);
   }
   for (const [key, value] of Object.entries(vars)) {
     if (typeof value === "string" && PLACEHOLDER.test(value)) {

@@ -4,21 +4,33 @@
  */
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { login, register } from "../auth/accounts";
+import { register } from "../auth/accounts";
 import { changePassword, requestEmailToken, resetPassword, verifyEmail } from "../auth/email-flows";
-import { endSessions, listSessions, refreshSession } from "../auth/sessions";
+import { endSessions } from "../auth/end-sessions";
+import { login } from "../auth/login";
+import { listSessions, refreshSession } from "../auth/sessions";
 import { findUserForToken, toUserView } from "../auth/users";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { readJson, validate } from "../http/body";
-import { authContext, rateLimited, requireUser, verifyLiveToken } from "../http/middleware";
+import { authContext, countRefreshMiss, rateLimited, requireUser, verifyLiveToken } from "../http/middleware";
 
 const email = z.pipe(z.string().check(z.trim(), z.maxLength(254)), z.email("must be an email address"));
 const password = z.string("must be a string");
 const opaqueToken = z.string().check(z.minLength(1), z.maxLength(512));
+// Shown back to the user and to app backends; one line, no control or invisible format characters.
+const NAME_MAX_CHARACTERS = 100;
+const name = z.string().check(
+  z.trim(),
+  z.refine(
+    (text) => [...text].length <= NAME_MAX_CHARACTERS,
+    `must have at most ${NAME_MAX_CHARACTERS} characters`,
+  ),
+  z.regex(/^[^\p{C}\p{Zl}\p{Zp}]*$/u, "must be one line of printable characters"),
+);
 
 const schemas = {
-  register: z.object({ email, password, name: z.optional(z.string().check(z.trim(), z.maxLength(200))) }),
+  register: z.object({ email, password, name: z.optional(name) }),
   login: z.object({ email, password }),
   refresh: z.object({ refreshToken: opaqueToken }),
   logout: z.object({ refreshToken: z.optional(opaqueToken) }),
@@ -44,29 +56,39 @@ export const authRoutes = new Hono<AppEnv>()
     const input = await readJson(c.req.raw, schemas.login);
     return c.json(await login(authContext(c), input), 200, NO_STORE);
   })
-  .post("/refresh", rateLimited, async (c) => {
+  // Not a credential guess: budgeted per session (in the refresh statement), with only a
+  // ceiling per network for tokens that match no session.
+  .post("/refresh", async (c) => {
     const input = await readJson(c.req.raw, schemas.refresh);
-    return c.json(await refreshSession(authContext(c), input.refreshToken), 200, NO_STORE);
+    try {
+      return c.json(await refreshSession(authContext(c), input.refreshToken), 200, NO_STORE);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "invalid_refresh_token") await countRefreshMiss(c);
+      throw error;
+    }
   })
   .post("/verify-email", rateLimited, async (c) => {
     const { token } = await readJson(c.req.raw, schemas.emailToken);
     return c.json({ user: await verifyEmail(authContext(c), token) }, 200, NO_STORE);
   })
+  // Answered before any per-account work, so known and unknown addresses answer alike in time.
   .post("/resend-verification", rateLimited, async (c) => {
     const { email } = await readJson(c.req.raw, schemas.emailOnly);
-    await requestEmailToken(authContext(c), email, "verify_email");
+    const ctx = authContext(c);
+    c.var.deps.defer(() => requestEmailToken(ctx, email, "verify_email"));
     return c.json(ACCEPTED, 202, NO_STORE);
   })
   .post("/forgot-password", rateLimited, async (c) => {
     const { email } = await readJson(c.req.raw, schemas.emailOnly);
-    await requestEmailToken(authContext(c), email, "reset_password");
+    const ctx = authContext(c);
+    c.var.deps.defer(() => requestEmailToken(ctx, email, "reset_password"));
     return c.json(ACCEPTED, 202, NO_STORE);
   })
   .post("/reset-password", rateLimited, async (c) => {
     const input = await readJson(c.req.raw, schemas.resetPassword);
     return c.json({ user: await resetPassword(authContext(c), input.token, input.password) }, 200, NO_STORE);
   })
-  .post("/change-password", requireUser, async (c) => {
+  .post("/change-password", rateLimited, requireUser, async (c) => {
     const input = await readJson(c.req.raw, schemas.changePassword);
     const { sub, sid } = c.var.claims;
     const user = await changePassword(authContext(c), { userId: sub, sessionId: sid }, input);
