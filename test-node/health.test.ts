@@ -65,11 +65,20 @@ describe("db health", () => {
     expect(report.slowQueries).toEqual([]);
   });
 
-  it("shows when cleanup last ran", async () => {
-    expect((await gravyJson<HealthReport>(["db", "health"], env)).lastCleanupAt).toBeNull();
+  it("shows when cleanup last ran, and the backlog it left", async () => {
+    await query(
+      url,
+      "insert into audit (event, details, created_at) values ('old', '{}', now() - interval '500 days')",
+    );
+    const before = await gravyJson<HealthReport>(["db", "health"], env);
+    expect(before.lastCleanupAt).toBeNull();
+    expect(before.cleanupBacklog).toMatchObject({ auditExpired: 1, revokedJti: 3 });
+    expect((await gravy(["db", "health"], env)).stdout).toMatch(/auditExpired\s+1\n/);
     await gravy(["db", "cleanup"], env);
     const report = await gravyJson<HealthReport>(["db", "health"], env);
     expect(Date.now() - new Date(report.lastCleanupAt ?? 0).getTime()).toBeLessThan(60_000);
+    expect(report.cleanupIncomplete).toBe(false);
+    expect(report.cleanupBacklog).toMatchObject({ auditExpired: 0 });
     expect(report.revokedJti).toMatchObject({ total: 3, expired: 0, active: 3 });
   });
 
@@ -169,7 +178,11 @@ describe("db health", () => {
     await new Promise((resolve) => setTimeout(resolve, 800));
     const handle = openNodeDatabase(url, { min: 0, max: 2 });
     try {
-      const report = await collectHealth(handle, { pool: { min: 0, max: 2 }, slowQuerySeconds: 0.5 });
+      const report = await collectHealth(handle, {
+        pool: { min: 0, max: 2 },
+        retention: { auditRetentionDays: 400, auditPiiDays: 30 },
+        slowQuerySeconds: 0.5,
+      });
       const slow = report.slowQueries.find((query) => query.query.includes("pg_sleep(20)"));
       expect(slow?.seconds).toBeGreaterThan(0.5);
       await handle.pool.query("select pg_cancel_backend($1)", [slow?.pid]);

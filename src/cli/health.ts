@@ -3,7 +3,8 @@
  * once over the pool (which is why the pool's own counters are worth reading afterwards).
  */
 import type pg from "pg";
-import { lastCleanupAt } from "../cron/cleanup";
+import { type CleanupCounts, cleanupStatus } from "../cron/cleanup";
+import type { RetentionSettings } from "../cron/retention";
 import type { Database } from "../db";
 import { MIGRATIONS_DIR } from "../db/migrate";
 import { migrationStatus } from "./migrations";
@@ -55,10 +56,15 @@ export interface HealthReport {
   /** The guide's "Identify missing indexes" query, each column marked when already indexed. */
   indexCandidates: IndexCandidate[];
   lastCleanupAt: Date | null;
+  /** The newest cleanup run stopped at its budget; the next cron tick continues it. */
+  cleanupIncomplete: boolean;
+  /** Rows past retention per rule, each counted up to 10,000; null until migrated. */
+  cleanupBacklog: Partial<CleanupCounts> | null;
 }
 
 export interface HealthOptions {
   pool: { min: number; max: number };
+  retention: RetentionSettings;
   /** Active queries running longer than this are listed (the guide uses 5 s). */
   slowQuerySeconds?: number;
 }
@@ -81,7 +87,7 @@ export async function collectHealth(handle: Handle, options: HealthOptions): Pro
     ]);
   const [indexCandidates, cleanup] = await Promise.all([
     readIndexCandidates(pool),
-    migrated ? lastCleanupAt(handle.db) : undefined,
+    migrated ? cleanupStatus(handle.db, options.retention) : undefined,
   ]);
   // Counted last, once this check's own pool has opened its connections (the pool stats below).
   const activeConnections = await readActiveConnections(pool);
@@ -100,7 +106,9 @@ export async function collectHealth(handle: Handle, options: HealthOptions): Pro
     slowQueries,
     indexes,
     indexCandidates,
-    lastCleanupAt: cleanup ?? null,
+    lastCleanupAt: cleanup?.lastAt ?? null,
+    cleanupIncomplete: cleanup?.lastIncomplete ?? false,
+    cleanupBacklog: cleanup?.backlog ?? null,
   };
 }
 

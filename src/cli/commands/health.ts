@@ -1,4 +1,5 @@
 /** `gravy db health`: connection, pool, sizes, revocations, activity, indexes, last cleanup. */
+import { parseDatabaseConfig } from "../../config";
 import type { Command } from "../command";
 import { databaseTarget, withDatabase } from "../database";
 import { collectHealth, type HealthReport } from "../health";
@@ -12,7 +13,9 @@ export const healthCommand: Command = {
   async run(ctx) {
     const target = databaseTarget(ctx.io.env);
     const pool = { min: target.poolMin, max: target.poolMax };
-    const report = await withDatabase(target, (handle) => collectHealth(handle, { pool }));
+    const { auditRetentionDays, auditPiiDays } = parseDatabaseConfig(ctx.io.env);
+    const retention = { auditRetentionDays, auditPiiDays };
+    const report = await withDatabase(target, (handle) => collectHealth(handle, { pool, retention }));
     if (ctx.json)
       return writeJson(ctx.io, { status: "connected", database: target.description.label, ...report });
     writeLines(ctx.io, renderHealth(target.description.label, report));
@@ -25,6 +28,7 @@ function renderHealth(label: string, report: HealthReport): string {
     section("Connection pooling", renderPooling(report)),
     section("Table sizes", renderTables(report)),
     section("Revoked JTIs", renderRevoked(report)),
+    section("Cleanup backlog (rows past retention, counted up to 10,000)", renderBacklog(report)),
     section(`Queries running over 5 s`, renderSlow(report)),
     section("Index usage (least used first)", renderIndexes(report)),
     section(
@@ -51,7 +55,19 @@ function renderConnection(label: string, report: HealthReport): string {
     ],
     ["Active connections", `${report.activeConnections} (${pool.total} of them this check's pool)`],
     ["Migrations", `${migrations.applied} applied, ${migrations.pending} pending`],
-    ["Last cleanup", report.lastCleanupAt ?? "never"],
+    [
+      "Last cleanup",
+      `${report.lastCleanupAt ?? "never"}${report.cleanupIncomplete ? " (a newer run stopped with rows left; the next tick continues)" : ""}`,
+    ],
+  ]);
+}
+
+function renderBacklog(report: HealthReport): string {
+  if (!report.cleanupBacklog) return "no tables yet: run `gravy db migrate`.";
+  const rows = Object.entries(report.cleanupBacklog).map(([rule, rows]) => ({ rule, rows }));
+  return formatTable(rows, [
+    { key: "rule", title: "Rule" },
+    { key: "rows", title: "Rows", align: "right" },
   ]);
 }
 
