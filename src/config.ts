@@ -42,6 +42,8 @@ export interface Config {
   auditPiiDays: number;
   requireEmailVerification: boolean;
   passwordHashing: PasswordHashingConfig;
+  /** What Turkey must decrypt is sealed under ENCRYPTION_KEY; the previous one still opens. */
+  encryptionKeys: { current: string | undefined; previous: string | undefined };
 }
 
 /** How new password hashes are made; parameters at or above OWASP's (the defaults). */
@@ -106,7 +108,8 @@ const duration = (fallback: string) =>
     }),
   );
 
-const pepper = z.pipe(
+/** A server-side secret: optional, and at least 32 characters when set. */
+const secret = z.pipe(
   optionalText,
   z.optional(z.string().check(z.minLength(32, "must have at least 32 characters"))),
 );
@@ -172,8 +175,10 @@ const schema = z.object({
   PASSWORD_SCRYPT_LOG_N: integer(14, 14, 16),
   PASSWORD_SCRYPT_R: integer(8, 8, 32),
   PASSWORD_SCRYPT_P: integer(5, 5, 64),
-  PASSWORD_PEPPER: pepper,
-  PASSWORD_PEPPER_PREVIOUS: pepper,
+  PASSWORD_PEPPER: secret,
+  PASSWORD_PEPPER_PREVIOUS: secret,
+  ENCRYPTION_KEY: secret,
+  ENCRYPTION_KEY_PREVIOUS: secret,
 });
 
 /** Every variable the configuration reads. */
@@ -208,6 +213,7 @@ export function parseConfig(variables: Variables): Config {
     sessionMaxAgeSeconds: v.SESSION_MAX_AGE,
     requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION === "true",
     passwordHashing: passwordHashingFields(v),
+    encryptionKeys: { current: v.ENCRYPTION_KEY, previous: v.ENCRYPTION_KEY_PREVIOUS },
   };
   assertConsistent(config);
   assertLifetimesOrdered(config);

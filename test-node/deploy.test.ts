@@ -70,7 +70,7 @@ describe("npm run deploy", () => {
     expect(result.stdout.split("\n")).toEqual([
       `Preflight passed for ${config}. Confirm what only Cloudflare can tell (not checked here):`,
       `  npx wrangler secret list --config ${config}`,
-      "      must list JWT_SECRET, MAILGUN_API_KEY",
+      "      must list JWT_SECRET, MAILGUN_API_KEY, ENCRYPTION_KEY",
       `  npx wrangler hyperdrive get ${HYPERDRIVE_ID}`,
       '      must show "caching": { "disabled": true } (else logins read stale rows for ~60 s)',
       "",
@@ -106,7 +106,7 @@ describe("the preflight's rules", () => {
 
   it("read the secrets list from docs/deploy.md", async () => {
     const documented = readDocumentedSecrets(await readFile(path.join(ROOT, "docs", "deploy.md"), "utf8"));
-    expect(documented).toEqual(["JWT_SECRET", "MAILGUN_API_KEY"]);
+    expect(documented).toEqual(["JWT_SECRET", "MAILGUN_API_KEY", "ENCRYPTION_KEY"]);
     expect(
       readDocumentedSecrets("# Deploy\n```bash\nnpx wrangler secret put JWT_SECRET\n```\n"),
     ).toBeUndefined();
