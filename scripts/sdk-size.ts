@@ -24,7 +24,7 @@ export interface SdkSize {
 export async function measureSdkSize(exportNames: readonly string[] = BROWSER_EXPORTS): Promise<SdkSize> {
   const result = await build({
     stdin: {
-      contents: `export { ${exportNames.join(", ")} } from "./src/sdk/index.ts";`,
+      contents: `export { ${exportNames.join(", ")} } from "./packages/sdk/src/index.ts";`,
       resolveDir: ROOT,
       loader: "ts",
     },

@@ -1,28 +1,36 @@
 /**
- * End to end in a real browser: the built SDK (dist/sdk) in headless Chromium against the
- * Worker under `wrangler dev` and an embedded PostgreSQL. One page origin is in
- * ALLOWED_ORIGINS and must complete the whole sign-in cycle; the same page from a second
- * origin must be stopped by CORS. Run with `npm run test:browser` (builds the SDK first).
+ * End to end as an app uses the SDK: `npm pack` of packages/sdk, installed into a fresh Vite +
+ * TypeScript app (test-e2e/sample-app) and built, then clicked through in headless Chromium
+ * against the Worker under `wrangler dev` and an embedded PostgreSQL. The app served from the
+ * origin in ALLOWED_ORIGINS must complete sign-up → login → calls with the token → refresh →
+ * logout; the same app from a second origin must be stopped by CORS. Run with
+ * `npm run test:browser`; screenshots go to test-results/. The app's backend (plain Node) checks
+ * the browser's token with TurKeyServer from the same installed package.
  *
- * Everything it starts (database, Worker, page servers, browser) lives in its own temp
- * folder and ports 57000–57999, and is stopped on every exit path.
+ * Everything it starts (database, Worker, app servers, browser) lives in its own temp folder
+ * and ports 57000–57999, and is stopped on every exit path.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { openSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import net from "node:net";
+import { randomUUID } from "node:crypto";
+import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { startEmbeddedPostgres } from "../src/cli/embedded-postgres";
-import { applyMigrations, ensureApp } from "../src/db/migrate";
+import {
+  type BuiltApp,
+  buildSampleApp,
+  type PackedSdk,
+  packSdk,
+  serveStatic,
+  verifyInBackend,
+} from "./sample-app";
+import { type Cleanup, distinctPorts, startBackend } from "./services";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const APP_ID = "browser-e2e";
+const PASSWORD = "correct horse battery staple";
+const STORAGE_KEY = `turkey.${APP_ID}.session`;
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--headless",
@@ -34,21 +42,12 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-const SCREENSHOT = path.join(ROOT, "test-results", "browser.png");
-
-type Cleanup = () => Promise<void>;
+const RESULTS = path.join(ROOT, "test-results");
 
 interface Check {
   name: string;
   ok: boolean;
   detail: string;
-}
-
-interface PageStep {
-  step: string;
-  ok: boolean;
-  code: string;
-  text: string;
 }
 
 const checks: Check[] = [];
@@ -58,164 +57,144 @@ function expectThat(name: string, ok: boolean, detail = ""): void {
   console.log(`${ok ? "  ✓" : "  ✗"} ${name}${detail ? ` — ${detail}` : ""}`);
 }
 
-/** A port in our range that nothing listens on right now. */
-async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 57_000 + Math.floor(Math.random() * 1000);
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = net.createServer();
-      probe.once("error", () => resolve(false));
-      probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error("no free port in 57000–57999");
+function reportPackage(sdk: PackedSdk, app: BuiltApp): void {
+  console.log(
+    `\npackage ${sdk.id}: ${path.basename(sdk.tarball)}, ${sdk.size} bytes, ${sdk.files.length} files`,
+  );
+  for (const file of sdk.files) console.log(`    ${file.path} (${file.size} B)`);
+  const stray = sdk.files.filter(
+    (file) => !/^(dist\/.+\.(js|d\.ts)|package\.json|README\.md)$/.test(file.path),
+  );
+  expectThat(
+    "the tarball holds dist/, README.md and package.json only",
+    stray.length === 0,
+    stray.join(", "),
+  );
+  const manifest = app.installedManifest;
+  const runtime = ["dependencies", "peerDependencies", "optionalDependencies"].filter(
+    (key) => key in manifest,
+  );
+  expectThat("the installed package has no runtime dependencies", runtime.length === 0, runtime.join(", "));
 }
 
-/** Serves the test page, its script and the built SDK; every other path is a 404. */
-async function servePage(port: number): Promise<Server> {
-  const files: Record<string, [string, string]> = {
-    "/": ["test-e2e/page.html", "text/html; charset=utf-8"],
-    "/page.js": ["test-e2e/page.js", "text/javascript"],
-    "/sdk.js": ["dist/sdk/index.js", "text/javascript"],
-  };
-  const server = createServer(async (request, response) => {
-    const file = files[new URL(request.url ?? "/", "http://page").pathname];
-    if (!file) {
-      response.writeHead(404).end();
-      return;
-    }
-    const body = await readFile(path.join(ROOT, file[0]));
-    response.writeHead(200, { "content-type": file[1], "cache-control": "no-store" }).end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return server;
+interface LogEntry {
+  ok: boolean;
+  code: string;
+  text: string;
 }
 
-function closeServer(server: Server): Cleanup {
-  return () => new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-/** `wrangler dev` in its own process group, so the group (npx, wrangler, workerd) can be stopped. */
-function startWorker(dir: string, port: number, inspectorPort: number, envFile: string, databaseUrl: string) {
-  const log = openSync(path.join(dir, "wrangler.log"), "a");
-  const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1"];
-  args.push("--inspector-port", String(inspectorPort), "--env-file", envFile);
-  args.push("--persist-to", path.join(dir, "wrangler-state"), "--show-interactive-dev-session=false");
-  return spawn("npx", args, {
-    cwd: ROOT,
-    detached: true,
-    stdio: ["ignore", log, log],
-    env: {
-      ...process.env,
-      CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: databaseUrl,
-      WRANGLER_SEND_METRICS: "false",
-    },
-  });
-}
-
-function stopProcessGroup(child: ChildProcess): Cleanup {
-  return async () => {
-    if (child.pid === undefined || child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    const signal = (name: NodeJS.Signals) => {
-      try {
-        process.kill(-(child.pid as number), name);
-      } catch {
-        // Already gone.
-      }
-    };
-    signal("SIGTERM");
-    const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 10_000));
-    if ((await Promise.race([exited, timeout])) === "timeout") signal("SIGKILL");
+/** Clicks an action's button, as a user would, and reads the line it adds to the activity log. */
+async function act(page: Page, action: string): Promise<LogEntry> {
+  const entries = page.locator(`#log li[data-action="${action}"]`);
+  const before = await entries.count();
+  await page.click(`button[data-action="${action}"]`);
+  const entry = entries.nth(before);
+  await entry.waitFor({ timeout: 30_000 });
+  return {
+    ok: (await entry.getAttribute("data-ok")) === "true",
+    code: (await entry.getAttribute("data-code")) ?? "",
+    text: (await entry.textContent()) ?? "",
   };
 }
 
-async function waitForHealth(url: string, worker: ChildProcess, logFile: string): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (worker.exitCode !== null) break;
-    const status = await fetch(`${url}/health`).then(
-      (response) => response.status,
-      () => 0,
-    );
-    if (status === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  const log = await readFile(logFile, "utf8").catch(() => "");
-  throw new Error(`the Worker did not become healthy at ${url}:\n${log.split("\n").slice(-30).join("\n")}`);
+async function expectAction(page: Page, action: string, mustContain = ""): Promise<void> {
+  const entry = await act(page, action);
+  expectThat(`${action}`, entry.ok && entry.text.includes(mustContain), entry.text);
 }
 
-/** The env file wrangler reads; values are plain tokens, so no quoting is needed. */
-function workerEnv(allowedOrigin: string): string {
-  const vars = {
-    NODE_ENV: "development",
-    JWT_SECRET: randomBytes(48).toString("base64url"),
-    ALLOWED_ORIGINS: allowedOrigin,
-    RATE_LIMIT_MAX_REQUESTS: "10000",
-  };
-  return Object.entries(vars)
-    .map(([key, value]) => `${key}=${value}`)
-    .join("\n");
+interface StoredTokens {
+  accessToken: string;
+  refreshToken: string;
 }
 
-async function readSteps(page: Page): Promise<PageStep[]> {
-  await page.waitForSelector("body[data-done]", { timeout: 60_000 });
-  const steps: PageStep[] = [];
-  for (const item of await page.locator("li[data-step]").all()) {
-    steps.push({
-      step: (await item.getAttribute("data-step")) ?? "",
-      ok: (await item.getAttribute("data-ok")) === "true",
-      code: (await item.getAttribute("data-code")) ?? "",
-      text: (await item.textContent()) ?? "",
-    });
-  }
-  return steps;
+async function storedTokens(page: Page): Promise<StoredTokens | null> {
+  const text = await page.evaluate((key) => localStorage.getItem(key), STORAGE_KEY);
+  return text ? (JSON.parse(text) as StoredTokens) : null;
 }
 
-async function openPage(
-  context: BrowserContext,
-  url: string,
-): Promise<{ page: Page; consoleLines: string[] }> {
+async function openApp(context: BrowserContext, url: string, email: string) {
   const page = await context.newPage();
   const consoleLines: string[] = [];
   page.on("console", (message) => consoleLines.push(message.text()));
   page.on("pageerror", (error) => consoleLines.push(`pageerror: ${error.message}`));
   await page.goto(url);
+  await page.waitForSelector("body[data-ready]", { timeout: 30_000 });
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', PASSWORD);
   return { page, consoleLines };
 }
 
-const EXPECTED_STEPS = ["register", "login", "getUser", "refresh", "listSessions", "logout", "events"];
+async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(RESULTS, { recursive: true });
+  await page.screenshot({ path: path.join(RESULTS, name), fullPage: true });
+  console.log(`  screenshot: test-results/${name}`);
+}
 
-async function checkAllowedOrigin(context: BrowserContext, pageUrl: string): Promise<void> {
+/** The app's backend checks the browser's token with TurKeyServer from the installed package. */
+async function checkBackend(app: BuiltApp, workerUrl: string, token = "", live = true): Promise<void> {
+  const claims = await verifyInBackend(app, { turkeyUrl: workerUrl, appId: APP_ID }, token);
+  const name = live ? "the backend accepts the access token" : "the backend rejects the old access token";
+  const ok = live ? claims?.aud === APP_ID && typeof claims.sub === "string" : claims === null;
+  expectThat(name, ok, claims ? `TurKeyServer: ${claims.email}, aud ${claims.aud}` : "TurKeyServer: null");
+}
+
+/** After logout the old access token must be refused by the Worker itself. */
+async function checkRevoked(workerUrl: string, accessToken: string | undefined): Promise<void> {
+  const response = await fetch(`${workerUrl}/v1/auth/me`, {
+    headers: { Authorization: `Bearer ${accessToken}`, "X-App-Id": APP_ID },
+  });
+  const code = ((await response.json()) as { error?: { code?: string } }).error?.code;
+  expectThat(
+    "the Worker refuses the old access token",
+    code === "token_revoked",
+    `${response.status} ${code}`,
+  );
+}
+
+async function checkAllowedOrigin(
+  context: BrowserContext,
+  pageUrl: string,
+  { app, workerUrl }: { app: BuiltApp; workerUrl: string },
+): Promise<void> {
   console.log(`\nallowed origin ${new URL(pageUrl).origin}`);
-  const { page, consoleLines } = await openPage(context, pageUrl);
-  const steps = await readSteps(page);
-  for (const name of EXPECTED_STEPS) {
-    const step = steps.find((candidate) => candidate.step === name);
-    expectThat(`page step ${name}`, step?.ok === true, step?.text ?? "not reached");
-  }
+  const email = `browser-${randomUUID().slice(0, 8)}@example.com`;
+  const { page, consoleLines } = await openApp(context, pageUrl, email);
+  const about = (await page.textContent("#about")) ?? "";
+  expectThat("the page runs the installed @turkey/sdk 0.5.0", about.includes("@turkey/sdk 0.5.0"), about);
+  await expectAction(page, "signUp", email);
+  await expectAction(page, "logIn", email);
+  const session = await storedTokens(page);
+  expectThat("the session is kept in localStorage", session !== null);
+  await checkBackend(app, workerUrl, session?.accessToken);
+  await expectAction(page, "profile", email);
+  await expectAction(page, "callApi", email);
+  await expectAction(page, "sessions", "2 live sessions");
+  await screenshot(page, "browser-signed-in.png");
+  await expectAction(page, "refresh");
+  const refreshed = await storedTokens(page);
+  const rotated =
+    refreshed?.accessToken !== session?.accessToken && refreshed?.refreshToken !== session?.refreshToken;
+  expectThat("refresh replaced both stored tokens", refreshed !== null && rotated);
+  await expectAction(page, "logOut", "logged out");
+  expectThat("logout cleared localStorage", (await storedTokens(page)) === null);
+  await checkRevoked(workerUrl, refreshed?.accessToken);
+  await checkBackend(app, workerUrl, refreshed?.accessToken, false);
+  const events = (await page.textContent("#events")) ?? "";
+  const expected = "signed_in → signed_in → token_refreshed → signed_out";
+  expectThat("auth events", events === expected, events);
   const errors = consoleLines.filter((line) => /error|blocked/i.test(line));
   expectThat("no console errors", errors.length === 0, errors.join(" | "));
-  await mkdir(path.dirname(SCREENSHOT), { recursive: true });
-  await page.screenshot({ path: SCREENSHOT, fullPage: true });
-  console.log(`  screenshot: ${path.relative(ROOT, SCREENSHOT)}`);
+  await screenshot(page, "browser.png");
 }
 
 async function checkBlockedOrigin(context: BrowserContext, pageUrl: string): Promise<void> {
   console.log(`\nblocked origin ${new URL(pageUrl).origin}`);
-  const { page, consoleLines } = await openPage(context, pageUrl);
-  const steps = await readSteps(page);
-  const first = steps[0];
-  expectThat(
-    "register fails with network_error",
-    first?.step === "register" && first.code === "network_error",
-    first?.text,
-  );
-  expectThat("it stops there", steps.length === 1, `${steps.length} steps reported`);
+  const { page, consoleLines } = await openApp(context, pageUrl, "blocked@example.com");
+  const entry = await act(page, "signUp");
+  expectThat("sign-up fails with network_error", !entry.ok && entry.code === "network_error", entry.text);
   const cors = consoleLines.find((line) => line.includes("CORS policy"));
   expectThat("the browser blamed CORS", cors !== undefined, cors?.slice(0, 120));
-  await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, "-blocked.png"), fullPage: true });
+  await screenshot(page, "browser-blocked.png");
 }
 
 /** Preflights as a browser would send them, straight to the Worker. */
@@ -230,7 +209,7 @@ async function checkPreflights(workerUrl: string, allowed: string, blocked: stri
       headers: {
         Origin: origin,
         "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type,x-app-id",
+        "Access-Control-Request-Headers": "authorization,content-type,x-app-id",
       },
     });
     const granted = response.headers.get("access-control-allow-origin");
@@ -256,34 +235,37 @@ async function checkUsers(databaseUrl: string): Promise<void> {
   }
 }
 
+/** Packs, installs and builds the app while the database and the Worker start. */
+async function prepare(dir: string, cleanups: Cleanup[]) {
+  const ports = await distinctPorts();
+  const allowed = `http://127.0.0.1:${ports.allowedPort}`;
+  const blocked = `http://127.0.0.1:${ports.blockedPort}`;
+  const turkeyUrl = `http://127.0.0.1:${ports.workerPort}`;
+  console.log(`packing the SDK and building the app; starting the Worker on ${turkeyUrl} …`);
+  const building = packSdk(dir).then(async (sdk) => ({
+    sdk,
+    app: await buildSampleApp(dir, sdk.tarball, { turkeyUrl, appId: APP_ID }),
+  }));
+  const starting = startBackend(dir, ports, { id: APP_ID, allowedOrigin: allowed }, cleanups);
+  // Both run to their end before either failure is raised, so cleanup never races a start.
+  const [built, backend] = await Promise.allSettled([building, starting]);
+  if (built.status === "rejected") throw built.reason;
+  if (backend.status === "rejected") throw backend.reason;
+  return { ports, allowed, blocked, ...built.value, ...backend.value };
+}
+
 async function run(cleanups: Cleanup[]): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), "turkey-e2e-"));
   // As root, Postgres runs as the `postgres` user, which must be able to enter the folder.
   await chmod(dir, 0o755);
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
-  const { dbPort, workerPort, inspectorPort, allowedPort, blockedPort } = await distinctPorts();
-  const database = await startEmbeddedPostgres({
-    dataDir: path.join(dir, "pg"),
-    port: dbPort,
-    database: "turkey_e2e",
-    persistent: false,
-  });
-  cleanups.push(() => database.stop());
-  await applyMigrations(database.url);
-  const allowed = `http://127.0.0.1:${allowedPort}`;
-  const blocked = `http://127.0.0.1:${blockedPort}`;
-  await ensureApp(database.url, { id: APP_ID, name: "Browser check", url: allowed });
-
-  const envFile = path.join(dir, "worker.env");
-  await writeFile(envFile, workerEnv(allowed), { mode: 0o600 });
-  const worker = startWorker(dir, workerPort, inspectorPort, envFile, database.url);
-  cleanups.push(stopProcessGroup(worker));
-  const workerUrl = `http://127.0.0.1:${workerPort}`;
-  console.log(`starting the Worker on ${workerUrl} (database on port ${dbPort}) …`);
-  await waitForHealth(workerUrl, worker, path.join(dir, "wrangler.log"));
-
-  for (const port of [allowedPort, blockedPort]) cleanups.push(closeServer(await servePage(port)));
+  const { ports, allowed, blocked, sdk, app, databaseUrl, workerUrl } = await prepare(dir, cleanups);
+  reportPackage(sdk, app);
+  for (const port of [ports.allowedPort, ports.blockedPort]) {
+    const server = await serveStatic(app.distDir, port);
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  }
 
   const context = await chromium.launchPersistentContext(path.join(dir, "chromium-profile"), {
     executablePath: CHROMIUM,
@@ -292,26 +274,10 @@ async function run(cleanups: Cleanup[]): Promise<void> {
   });
   cleanups.push(() => context.close());
 
-  const query = `/?api=${encodeURIComponent(workerUrl)}&app=${APP_ID}`;
-  await checkAllowedOrigin(context, `${allowed}${query}`);
-  await checkBlockedOrigin(context, `${blocked}${query}`);
+  await checkAllowedOrigin(context, `${allowed}/`, { app, workerUrl });
+  await checkBlockedOrigin(context, `${blocked}/`);
   await checkPreflights(workerUrl, allowed, blocked);
-  await checkUsers(database.url);
-}
-
-const PORT_ROLES = ["dbPort", "workerPort", "inspectorPort", "allowedPort", "blockedPort"] as const;
-
-/** One distinct free port per role. */
-async function distinctPorts(): Promise<Record<(typeof PORT_ROLES)[number], number>> {
-  const taken = new Set<number>();
-  const ports = {} as Record<(typeof PORT_ROLES)[number], number>;
-  for (const role of PORT_ROLES) {
-    let port = await freePort();
-    while (taken.has(port)) port = await freePort();
-    taken.add(port);
-    ports[role] = port;
-  }
-  return ports;
+  await checkUsers(databaseUrl);
 }
 
 async function main(): Promise<void> {

@@ -1,7 +1,7 @@
 /** The SDK's email flows against the real worker; links are read back from the fake Mailgun. */
 import { beforeEach, describe, expect, it } from "vitest";
+import { type AuthChangeEvent, TurKeyClient, type User } from "../packages/sdk/src/index";
 import { createApp } from "../src/app";
-import { type AuthChangeEvent, TurKeyClient, type User } from "../src/sdk";
 import { createTestApp, PASSWORD, uniqueEmail } from "./support/fixtures";
 import { BASE_URL, caught, mailedToken, type RoutedFetch, routedFetch, signedIn } from "./support/sdk";
 

@@ -1,8 +1,6 @@
 import { decodeJwt } from "jose";
 import { beforeEach, describe, expect, expectTypeOf, it } from "vitest";
-import { createApp } from "../src/app";
-import type { AccessClaims } from "../src/auth/access-tokens";
-import type { UserView } from "../src/auth/users";
+import sdkManifest from "../packages/sdk/package.json";
 import {
   type AccessTokenClaims,
   type AuthChangeEvent,
@@ -14,7 +12,10 @@ import {
   type TurKeyClientOptions,
   TurKeyServer,
   type User,
-} from "../src/sdk";
+} from "../packages/sdk/src/index";
+import { createApp } from "../src/app";
+import type { AccessClaims } from "../src/auth/access-tokens";
+import type { UserView } from "../src/auth/users";
 import { client, createTestApp, manualClock, PASSWORD, uniqueEmail } from "./support/fixtures";
 import {
   BASE_URL,
@@ -55,8 +56,9 @@ function recordEvents(turkey: TurKeyClient): AuthChangeEvent[] {
 }
 
 describe("TurKeyClient against the worker", () => {
-  it("is version 0.5.0 and its types match the server's", () => {
+  it("is version 0.5.0, as its package says, and its types match the server's", () => {
     expect(SDK_VERSION).toBe("0.5.0");
+    expect(sdkManifest.version).toBe(SDK_VERSION);
     expectTypeOf<User>().toEqualTypeOf<UserView>();
     expectTypeOf<AccessTokenClaims>().toEqualTypeOf<AccessClaims>();
   });

@@ -1,8 +1,13 @@
 /** Runs the SDK against the real app in workerd: a fetch that routes into the app and records calls. */
 
 import { expect } from "vitest";
+import {
+  type FetchLike,
+  type TokenResponse,
+  type TurKeyClient,
+  TurKeyError,
+} from "../../packages/sdk/src/index";
 import type { Bindings } from "../../src/context";
-import { type FetchLike, type TokenResponse, type TurKeyClient, TurKeyError } from "../../src/sdk";
 import { PASSWORD, type TestApp, uniqueEmail } from "./fixtures";
 import { bindings, send } from "./worker";
 

@@ -1,6 +1,6 @@
 /** One JSON request to Turkey, turning every failure into a TurKeyError. */
-import { TurKeyError } from "./errors";
-import type { FetchLike } from "./types";
+import { TurKeyError } from "./errors.js";
+import type { FetchLike } from "./types.js";
 
 export interface Transport {
   baseUrl: string;

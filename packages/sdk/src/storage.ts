@@ -44,7 +44,7 @@ export interface WebStorage {
  *
  * @param storage - The Web Storage to use; `globalThis.localStorage` by default.
  * @example
- * import { TurKeyClient, localStorageAdapter } from "turkey/sdk";
+ * import { TurKeyClient, localStorageAdapter } from "@turkey/sdk";
  * const turkey = new TurKeyClient({ baseUrl, appId: "customer-portal", storage: localStorageAdapter() });
  */
 export function localStorageAdapter(storage?: WebStorage): TurKeyStorage {

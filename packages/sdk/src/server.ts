@@ -3,9 +3,9 @@
  * endpoint rather than checking the signature locally, because only the server knows about
  * revocations (logout, logout-all, ended sessions) before the token's `exp`.
  */
-import { TurKeyError } from "./errors";
-import { call, createTransport, type Transport } from "./http";
-import type { AccessTokenClaims, FetchLike, IntrospectionResponse } from "./types";
+import { TurKeyError } from "./errors.js";
+import { call, createTransport, type Transport } from "./http.js";
+import type { AccessTokenClaims, FetchLike, IntrospectionResponse } from "./types.js";
 
 export interface TurKeyServerOptions {
   /** Where Turkey runs, e.g. `https://auth.example.com`. */

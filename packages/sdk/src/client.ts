@@ -8,10 +8,10 @@
  * Refreshes within one client are single-flight; two tabs refreshing at the same moment are
  * covered by the server's short reuse grace window.
  */
-import { endsSession, TurKeyError } from "./errors";
-import { type CallOptions, call, createTransport, type Transport } from "./http";
-import { SessionStore } from "./session";
-import { memoryStorage, type TurKeyStorage } from "./storage";
+import { endsSession, TurKeyError } from "./errors.js";
+import { type CallOptions, call, createTransport, type Transport } from "./http.js";
+import { SessionStore } from "./session.js";
+import { memoryStorage, type TurKeyStorage } from "./storage.js";
 import type {
   AcceptedResponse,
   AuthChangeEvent,
@@ -29,7 +29,7 @@ import type {
   TokenResponse,
   User,
   UserResponse,
-} from "./types";
+} from "./types.js";
 
 export const SDK_VERSION = "0.5.0";
 

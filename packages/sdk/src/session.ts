@@ -1,6 +1,6 @@
 /** The stored session of one app: one JSON value under one key of the chosen storage. */
-import type { TurKeyStorage } from "./storage";
-import type { StoredSession, TokenResponse, User } from "./types";
+import type { TurKeyStorage } from "./storage.js";
+import type { StoredSession, TokenResponse, User } from "./types.js";
 
 export class SessionStore {
   readonly #storage: TurKeyStorage;

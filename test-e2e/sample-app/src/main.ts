@@ -1,0 +1,95 @@
+// A small app as a developer would write it with the published SDK: one client, a form and a
+// button per action. Each action adds one <li data-action data-ok data-code> to the activity
+// log, which is what the browser check reads.
+import { localStorageAdapter, SDK_VERSION, TurKeyClient, TurKeyError, type User } from "@turkey/sdk";
+
+const baseUrl = import.meta.env.VITE_TURKEY_URL;
+const appId = import.meta.env.VITE_TURKEY_APP_ID;
+
+const turkey = new TurKeyClient({ baseUrl, appId, storage: localStorageAdapter() });
+
+const events: string[] = [];
+turkey.onAuthStateChange((event, user) => {
+  events.push(event);
+  show("#events", events.join(" → "));
+  show("#status", user ? `Signed in as ${user.email}` : "Signed out");
+});
+
+function show(selector: string, text: string): void {
+  const element = document.querySelector(selector);
+  if (element) element.textContent = text;
+}
+
+function credentials(): { email: string; password: string } {
+  const form = new FormData(document.querySelector<HTMLFormElement>("#credentials") ?? undefined);
+  return { email: String(form.get("email") ?? ""), password: String(form.get("password") ?? "") };
+}
+
+/** Our own API call, the way an app sends the user's token to a backend. */
+async function fetchMe(): Promise<User> {
+  const token = await turkey.getAccessToken();
+  if (!token) throw new Error("signed out");
+  const response = await fetch(`${baseUrl}/v1/auth/me`, {
+    headers: { Authorization: `Bearer ${token}`, "X-App-Id": appId },
+  });
+  const body = (await response.json()) as { user?: User; error?: { code: string } };
+  if (!response.ok || !body.user) throw new Error(`HTTP ${response.status} ${body.error?.code ?? ""}`);
+  return body.user;
+}
+
+/** What each button does; each resolves to its line in the activity log. */
+const actions: Record<string, () => Promise<string>> = {
+  async signUp() {
+    const result = await turkey.register({ ...credentials(), name: "Sample" });
+    if ("verificationRequired" in result) return `signed up; check ${result.user.email} for the link`;
+    return `signed up as ${result.user.email}`;
+  },
+  async logIn() {
+    const { user, expiresIn } = await turkey.login(credentials());
+    return `logged in as ${user.email}; access token valid for ${expiresIn} s`;
+  },
+  async profile() {
+    const user = await turkey.getUser();
+    return `getUser(): ${user.email}, verified: ${user.emailVerified}`;
+  },
+  async callApi() {
+    const user = await fetchMe();
+    return `fetch /v1/auth/me with the access token: ${user.email}`;
+  },
+  async sessions() {
+    const { sessions } = await turkey.listSessions();
+    return `${sessions.length} live sessions`;
+  },
+  async refresh() {
+    const { expiresIn } = await turkey.refresh();
+    return `new token pair; access token valid for ${expiresIn} s`;
+  },
+  async logOut() {
+    await turkey.logout();
+    return "logged out";
+  },
+};
+
+function report(action: string, ok: boolean, text: string, code = ""): void {
+  const item = document.createElement("li");
+  Object.assign(item.dataset, { action, ok: String(ok), code });
+  item.textContent = `${ok ? "✓" : "✗"} ${text}`;
+  document.querySelector("#log")?.append(item);
+}
+
+async function perform(action: string): Promise<void> {
+  const run = actions[action];
+  if (!run) return;
+  try {
+    report(action, true, await run());
+  } catch (error) {
+    const known = error instanceof TurKeyError;
+    report(action, false, known ? `${error.code}: ${error.message}` : String(error), known ? error.code : "");
+  }
+}
+
+for (const button of document.querySelectorAll<HTMLButtonElement>("button[data-action]")) {
+  button.addEventListener("click", () => void perform(button.dataset.action ?? ""));
+}
+show("#about", `@turkey/sdk ${SDK_VERSION} · app ${appId} · API ${baseUrl}`);
+document.body.dataset.ready = "true";
