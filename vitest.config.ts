@@ -28,6 +28,7 @@ export default defineConfig({
   test: {
     globalSetup: ["./test/global-setup.ts"],
     include: ["test/**/*.test.ts"],
+    reporters: ["default", "./test/support/exit-code-reporter.ts"],
     // Each password hash costs ~150 ms of CPU by design; on a busy 2-core machine a test that
     // signs in a dozen times needs more than the default 5 s.
     testTimeout: 30_000,

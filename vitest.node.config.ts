@@ -6,6 +6,7 @@ export default defineConfig({
     environment: "node",
     globalSetup: ["./test-node/global-setup.ts"],
     include: ["test-node/**/*.test.ts"],
+    reporters: ["default", "./test/support/exit-code-reporter.ts"],
     // Password hashing, pg_dump and spawned processes are slow on a small machine.
     testTimeout: 30_000,
     hookTimeout: 60_000,
