@@ -13,6 +13,7 @@ import { deliver } from "../email/outbox";
 import { ApiError } from "../errors";
 import { hitRateLimit, LOCKOUT, lockoutFor, rateLimitHeaders } from "../rate-limit";
 import { isRevoked } from "../revocation";
+import { documented } from "./contract";
 
 const APP_ID = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/));
 
@@ -25,6 +26,8 @@ export const requireApp = createMiddleware<AppEnv>(async (c, next) => {
   c.set("app", app);
   await next();
 });
+// The registry is read from Postgres (cached in the isolate).
+documented(requireApp, { security: "appId", errors: ["unknown_app", "database_unavailable"] });
 
 /** Verifies the bearer token for the calling app, then asks whether it was revoked. */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
@@ -32,6 +35,10 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   if (!match?.[1]) throw new ApiError("token_missing");
   c.set("claims", await verifyLiveToken(c, match[1]));
   await next();
+});
+documented(requireUser, {
+  security: "bearer",
+  errors: ["token_missing", "token_invalid", "token_expired", "token_revoked"],
 });
 
 /** Signature and claims for the calling app first, then the revocation check. */
@@ -65,6 +72,7 @@ export const rateLimited = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
 });
+documented(rateLimited, { errors: ["rate_limited"], headers: ["rateLimit"] });
 
 export function clientOf(c: Context<AppEnv>): Client {
   return {
