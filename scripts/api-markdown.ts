@@ -30,6 +30,9 @@ const HOW_IT_IS_MADE = [
   "- `npm run docs:api` writes docs/openapi.json and this page. `npm test` fails while either is",
   "  stale, and whenever an answer the tests receive — status, body, error code, or one of the",
   "  headers above — is not what the document says for that route.",
+  "- `GET /docs` is Swagger UI from the swagger-ui-dist package, served as Workers Static Assets",
+  "  (dist/assets, assembled by scripts/docs-assets.ts, which wrangler runs before `dev` and",
+  "  `deploy`) under a Content-Security-Policy that allows this origin only and no inline script.",
   "",
 ];
 
@@ -43,7 +46,7 @@ export function renderApiMarkdown(document: Document): string {
     document.info.description ?? "",
     "",
     "A running server serves this reference as an OpenAPI 3.1 document at `GET /openapi.json` (the",
-    "same as [openapi.json](openapi.json)).",
+    "same as [openapi.json](openapi.json)) and as a browsable page at `GET /docs`.",
     "",
     ...HOW_IT_IS_MADE,
     "## Authentication",

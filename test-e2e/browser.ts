@@ -2,7 +2,8 @@
  * End to end in a real browser: the built SDK (dist/sdk) in headless Chromium against the
  * Worker under `wrangler dev` and an embedded PostgreSQL. One page origin is in
  * ALLOWED_ORIGINS and must complete the whole sign-in cycle; the same page from a second
- * origin must be stopped by CORS. Run with `npm run test:browser` (builds the SDK first).
+ * origin must be stopped by CORS. The API reference page (/docs) must render under its
+ * Content-Security-Policy (docs-page.ts). Run with `npm run test:browser` (builds the SDK first).
  *
  * Everything it starts (database, Worker, page servers, browser) lives in its own temp
  * folder and ports 57000–57999, and is stopped on every exit path.
@@ -20,6 +21,7 @@ import pg from "pg";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { startEmbeddedPostgres } from "../src/cli/embedded-postgres";
 import { applyMigrations, ensureApp } from "../src/db/migrate";
+import { checkDocsPage } from "./docs-page";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const APP_ID = "browser-e2e";
@@ -297,6 +299,7 @@ async function run(cleanups: Cleanup[]): Promise<void> {
   await checkBlockedOrigin(context, `${blocked}${query}`);
   await checkPreflights(workerUrl, allowed, blocked);
   await checkUsers(database.url);
+  await checkDocsPage(context, workerUrl, path.join(path.dirname(SCREENSHOT), "docs.png"), expectThat);
 }
 
 const PORT_ROLES = ["dbPort", "workerPort", "inspectorPort", "allowedPort", "blockedPort"] as const;

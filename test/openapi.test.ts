@@ -16,6 +16,23 @@ describe("GET /openapi.json", () => {
   });
 });
 
+describe("GET /docs", () => {
+  it("serves a page whose scripts and styles are files of this origin, under a strict CSP", async () => {
+    const response = await send(app, "/docs");
+    expect(response.status).toBe(200);
+    const policy = response.headers.get("content-security-policy") ?? "";
+    expect(policy).toContain("default-src 'none'");
+    expect(policy).toContain("script-src 'self'");
+    expect(policy).toContain("style-src 'self'");
+    expect(policy).not.toContain("unsafe");
+    const html = await response.text();
+    const scripts = [...html.matchAll(/<script([^>]*)>/g)].map((match) => match[1]);
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const attributes of scripts) expect(attributes).toMatch(/^ src="\/docs\/[\w.-]+\.js"$/);
+    expect(html).not.toContain("style=");
+  });
+});
+
 describe("the response check on send()", () => {
   it("fails a test whose answer the document does not describe", async () => {
     const rogue = new Hono<AppEnv>();

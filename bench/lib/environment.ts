@@ -9,6 +9,7 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { ASSETS_DIR } from "../../scripts/docs-assets";
 import { startEmbeddedPostgres } from "../../src/cli/embedded-postgres";
 import { parseConfig } from "../../src/config";
 import { applyMigrations, ensureApp } from "../../src/db/migrate";
@@ -86,7 +87,9 @@ export async function startWorkers(
 ): Promise<Servers> {
   const envFile = path.join(dir, "worker.env");
   await writeFile(envFile, toEnvFile(vars), { mode: 0o600 });
-  const turkey = await startWrangler(dir, "turkey", builds.turkey, ["--env-file", envFile], {
+  // The configuration copy sits elsewhere, so its relative assets directory is named here.
+  const turkeyArgs = ["--env-file", envFile, "--assets", ASSETS_DIR];
+  const turkey = await startWrangler(dir, "turkey", builds.turkey, turkeyArgs, {
     CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: database.hyperdriveUrl,
   });
   const ceiling = await startWrangler(dir, "ceiling", builds.ceiling);

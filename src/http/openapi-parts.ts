@@ -32,6 +32,11 @@ export const COMPONENT_HEADERS: Record<string, OpenAPIV3_1.HeaderObject> = {
   RateLimitReset: seconds(`Seconds until the current window ends. ${rateLimit}`, false),
   RetryAfter: seconds(retryAfter, true),
   RetryAfterOptional: seconds(`${retryAfter} Sent with the codes that say to retry later.`, false),
+  ContentSecurityPolicy: {
+    description: "The page loads scripts, styles and data from this origin only; no inline script.",
+    required: true,
+    schema: { type: "string" },
+  },
 };
 
 /** The headers each declared name stands for, as they appear in responses. */
@@ -43,6 +48,7 @@ export const DOCUMENT_HEADERS: Record<HeaderName, [string, Ref][]> = {
     ["RateLimit-Remaining", ref("RateLimitRemaining")],
     ["RateLimit-Reset", ref("RateLimitReset")],
   ],
+  contentSecurityPolicy: [["Content-Security-Policy", ref("ContentSecurityPolicy")]],
 };
 
 export const SECURITY_SCHEMES: Record<SchemeName, OpenAPIV3_1.SecuritySchemeObject> = {
