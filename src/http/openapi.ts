@@ -16,8 +16,9 @@ import type { OpenAPIV3_1 } from "openapi-types";
 import * as z from "zod/mini";
 import pkg from "../../package.json";
 import type { AppEnv } from "../context";
-import { ERRORS, type ErrorCode } from "../errors";
+import type { ErrorCode } from "../errors";
 import { type AnyContract, declarationOf, type Facts, type HeaderName, isContract } from "./contract";
+import { errorResponses, errorSchemas } from "./openapi-errors";
 import { COMPONENT_HEADERS, DOCUMENT_HEADERS, SECURITY_SCHEMES, STATUS_TEXT } from "./openapi-parts";
 
 type Document = OpenAPIV3_1.Document;
@@ -135,7 +136,10 @@ function operationSpec(contract: AnyContract, method: string, path: string) {
   };
 }
 
-/** `DELETE /v1/auth/sessions/:id` → `deleteV1AuthSessionsById`. */
+/**
+ * `DELETE /v1/auth/sessions/:id` → `deleteV1AuthSessionsById`. Set explicitly: when merging,
+ * hono-openapi would let the id of an `app.use` layer replace the operation's own.
+ */
 function operationIdOf(method: string, path: string): string {
   const words = path.split(/[^A-Za-z0-9:]+/).filter(Boolean);
   const pascal = words.map((word) =>
@@ -180,71 +184,11 @@ function finishOperation(method: string, operation: Operation): OpenAPIV3_1.Oper
     const answer = response as ResponseObject;
     responses[status] = { ...answer, headers: { ...shared, ...answer.headers } };
   }
-  for (const [status, statusCodes] of groupByStatus(codes)) {
-    responses[status] = errorResponse(status, statusCodes, shared);
-  }
+  Object.assign(responses, errorResponses(codes, shared));
   const schemes = unique(security ?? []);
   const finished: OpenAPIV3_1.OperationObject = { ...rest, responses };
   if (schemes.length > 0) finished.security = [Object.fromEntries(schemes.map((scheme) => [scheme, []]))];
   return finished;
-}
-
-function groupByStatus(codes: ErrorCode[]): [string, ErrorCode[]][] {
-  const groups = new Map<string, ErrorCode[]>();
-  for (const code of codes) {
-    const status = String(ERRORS[code].status);
-    groups.set(status, [...(groups.get(status) ?? []), code]);
-  }
-  return [...groups].sort(([a], [b]) => Number(a) - Number(b));
-}
-
-function errorResponse(
-  status: string,
-  codes: ErrorCode[],
-  shared: ResponseObject["headers"],
-): ResponseObject {
-  const headers = { ...shared };
-  const retrying = codes.filter((code) => "retryAfter" in ERRORS[code]);
-  if (retrying.length > 0) {
-    const all = retrying.length === codes.length;
-    headers["Retry-After"] = { $ref: `#/components/headers/${all ? "RetryAfter" : "RetryAfterOptional"}` };
-  }
-  return {
-    description: `${STATUS_TEXT[Number(status)] ?? status}: ${codes.join(", ")}`,
-    headers,
-    content: { "application/json": { schema: errorBodySchema(codes) } },
-  };
-}
-
-/** The one error body, its `code` narrowed to the given codes. */
-function errorBodySchema(codes: readonly ErrorCode[]): OpenAPIV3_1.SchemaObject {
-  const body = z.strictObject({
-    error: z.strictObject({
-      code: z.enum(codes as [ErrorCode, ...ErrorCode[]]),
-      message: z.string(),
-      /** The request field at fault, on validation_failed. */
-      field: z.optional(z.string()),
-    }),
-  });
-  const { $schema: _, ...schema } = z.toJSONSchema(body, { io: "output" });
-  return schema as OpenAPIV3_1.SchemaObject;
-}
-
-/** Every code with its status and default message, and the body of an error in general. */
-function errorSchemas(): Record<string, OpenAPIV3_1.SchemaObject> {
-  const codes = Object.keys(ERRORS) as ErrorCode[];
-  return {
-    ErrorCode: {
-      description:
-        "Stable error codes: snake_case, never renamed. `x-status` is the HTTP status it comes with.",
-      oneOf: codes.map((code) => ({
-        const: code,
-        description: ERRORS[code].message,
-        "x-status": ERRORS[code].status,
-      })),
-    } as OpenAPIV3_1.SchemaObject,
-    Error: errorBodySchema(codes),
-  };
 }
 
 function unique<T>(values: T[]): T[] {
