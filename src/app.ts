@@ -13,7 +13,7 @@ import { keyMaterial } from "./auth/signing-keys";
 import { ConfigError } from "./config";
 import { type AppEnv, type AppOptions, createDeps } from "./context";
 import { ApiError } from "./errors";
-import { checkDatabase, formatUptime, type Health } from "./health";
+import { checkDatabaseCached, formatUptime, type Health } from "./health";
 import { documented, endpoint } from "./http/contract";
 import { requireApp } from "./http/middleware";
 import * as schemas from "./http/schemas";
@@ -89,7 +89,9 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
       headers: ["noStore"],
     }),
     async (c) => {
-      const database = await checkDatabase(c.var.deps.db);
+      const { deps } = c.var;
+      const databaseKey = c.env.HYPERDRIVE?.connectionString ?? c.env.DATABASE_URL ?? "";
+      const database = await checkDatabaseCached(databaseKey, () => deps.db, deps.clock().getTime());
       const uptimeSeconds = Math.floor((Date.now() - (startedAtMs ?? Date.now())) / 1000);
       const report: Health = {
         status: database.connected ? "healthy" : "unhealthy",
@@ -138,9 +140,16 @@ function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof ConfigError) return new ApiError("configuration_error");
   if (error instanceof HTTPException && error.status === 413) return new ApiError("payload_too_large");
-  if (isDatabaseUnreachable(error)) return new ApiError("database_unavailable");
+  if (isDatabaseUnreachable(error)) {
+    return new ApiError("database_unavailable", undefined, undefined, {
+      "Retry-After": String(DATABASE_RETRY_SECONDS),
+    });
+  }
   return new ApiError("internal_error");
 }
+
+/** What a client is told to wait when Postgres cannot be reached (a restart or failover). */
+const DATABASE_RETRY_SECONDS = 5;
 
 // Socket errors, and Postgres's connection-exception and shutdown classes (SQLSTATE 08, 57P).
 const UNREACHABLE_CODES = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|08\w{3}|57P0[1-3])$/;

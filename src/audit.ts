@@ -19,6 +19,7 @@ export type AuditEvent =
   | "password_reset_requested"
   | "password_reset"
   | "password_changed"
+  | "password_change_failed"
   | "mail_failed";
 
 /** Who is asking: read from the request by the HTTP layer. */

@@ -32,6 +32,10 @@ export interface Config {
   refreshReuseGraceSeconds: number;
   revocationCheck: "kv" | "db";
   loginLockoutThreshold: number;
+  /** Failed logins of one account from all networks together, per 24 hours. */
+  loginFailureCeiling: number;
+  /** No session outlives this, however often it is refreshed. */
+  sessionMaxAgeSeconds: number;
   requireEmailVerification: boolean;
 }
 
@@ -132,6 +136,8 @@ const schema = z.object({
   REFRESH_REUSE_GRACE_SECONDS: integer(10, 0, 300),
   REVOCATION_CHECK: z._default(z.enum(["kv", "db"], "must be kv or db"), "kv"),
   LOGIN_LOCKOUT_THRESHOLD: integer(5, 1, 100),
+  LOGIN_FAILURE_CEILING: integer(100, 1, 100_000),
+  SESSION_MAX_AGE: duration("30d"),
   REQUIRE_EMAIL_VERIFICATION: flag("false"),
 });
 
@@ -163,11 +169,30 @@ export function parseConfig(variables: Variables): Config {
     refreshReuseGraceSeconds: v.REFRESH_REUSE_GRACE_SECONDS,
     revocationCheck: v.REVOCATION_CHECK,
     loginLockoutThreshold: v.LOGIN_LOCKOUT_THRESHOLD,
+    loginFailureCeiling: v.LOGIN_FAILURE_CEILING,
+    sessionMaxAgeSeconds: v.SESSION_MAX_AGE,
     requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION === "true",
   };
   assertConsistent(config);
+  assertLifetimesOrdered(config);
   if (config.nodeEnv === "production") assertProductionSafe(config);
   return config;
+}
+
+/** An access token must not outlive the refresh token, nor a refresh token the session. */
+function assertLifetimesOrdered(config: Config): void {
+  if (config.accessTtlSeconds > config.refreshTtlSeconds) {
+    throw new ConfigError(
+      ["JWT_ACCESS_EXPIRES_IN"],
+      "JWT_ACCESS_EXPIRES_IN must not be longer than JWT_REFRESH_EXPIRES_IN",
+    );
+  }
+  if (config.refreshTtlSeconds > config.sessionMaxAgeSeconds) {
+    throw new ConfigError(
+      ["SESSION_MAX_AGE"],
+      "SESSION_MAX_AGE must not be shorter than JWT_REFRESH_EXPIRES_IN",
+    );
+  }
 }
 
 const SSL_REQUIRED = "DATABASE_URL must include sslmode=require in production";

@@ -6,6 +6,7 @@ import type { App } from "./apps/registry";
 import type { AccessClaims } from "./auth/access-tokens";
 import { type Config, parseConfig } from "./config";
 import { type Database, type DatabaseHandle, type DatabaseSource, openWorkerDatabase } from "./db";
+import { describeError, log } from "./log";
 
 /** The Worker's bindings: generated `Env` plus the secrets, which `wrangler types` cannot see. */
 export type Bindings = Env & DatabaseSource & Record<string, unknown>;
@@ -21,9 +22,11 @@ export interface AppOptions {
 export interface Deps {
   config: Config;
   clock: Clock;
-  /** Opened on first use, closed when the response is done. */
+  /** Opened on first use, closed when the response and its deferred work are done. */
   readonly db: Database;
-  /** Ends the request's database connection, if one was opened. */
+  /** Runs work after the response (mail, per-account work the answer must not wait for). */
+  defer(task: () => Promise<void>): void;
+  /** Waits for deferred work, then ends the request's database connection, if one was opened. */
   close(): Promise<void>;
 }
 
@@ -44,7 +47,9 @@ const configs = new WeakMap<object, Config>();
 export function configFor(env: Bindings): Config {
   let config = configs.get(env);
   if (!config) {
-    config = parseConfig(env);
+    // A deployed Worker with no NODE_ENV is production; development is what `npm start` and
+    // the tests set explicitly.
+    config = parseConfig({ ...env, NODE_ENV: env.NODE_ENV ?? "production" });
     configs.set(env, config);
   }
   return config;
@@ -53,6 +58,7 @@ export function configFor(env: Bindings): Config {
 export function createDeps(env: Bindings, options: AppOptions): Deps {
   const config = configFor(env);
   let handle: DatabaseHandle | undefined;
+  const deferred = new Set<Promise<void>>();
   return {
     config,
     clock: options.clock ?? (() => new Date()),
@@ -60,7 +66,15 @@ export function createDeps(env: Bindings, options: AppOptions): Deps {
       handle ??= openWorkerDatabase(env, { onQuery: options.onQuery });
       return handle.db;
     },
+    defer: (task) => {
+      const running = task()
+        .catch((error: unknown) => log.error("deferred work failed", describeError(error)))
+        .finally(() => deferred.delete(running));
+      deferred.add(running);
+    },
     close: async () => {
+      // Deferred work may defer more (a mail after a lookup): wait until none is left.
+      while (deferred.size > 0) await Promise.all(deferred);
       await handle?.close();
     },
   };

@@ -9,6 +9,8 @@ interface ErrorEntry {
   message: string;
   /** Answered with a Retry-After header (seconds). */
   retryAfter?: true;
+  /** May carry the RateLimit-* headers of the window it exceeded. */
+  rateLimit?: true;
 }
 
 export const ERRORS = {
@@ -32,7 +34,12 @@ export const ERRORS = {
     status: 401,
     message: "The refresh token was already used; the session has been ended",
   },
-  rate_limited: { status: 429, message: "Too many requests; try again later", retryAfter: true },
+  rate_limited: {
+    status: 429,
+    message: "Too many requests; try again later",
+    retryAfter: true,
+    rateLimit: true,
+  },
   too_many_attempts: {
     status: 429,
     message: "Too many failed sign-in attempts; try again later",
@@ -40,7 +47,12 @@ export const ERRORS = {
   },
   internal_error: { status: 500, message: "Something went wrong on our side" },
   configuration_error: { status: 500, message: "The server is misconfigured" },
-  database_unavailable: { status: 503, message: "The database is unavailable" },
+  database_unavailable: { status: 503, message: "The database is unavailable", retryAfter: true },
+  temporarily_unavailable: {
+    status: 503,
+    message: "The service is briefly unavailable; try again shortly",
+    retryAfter: true,
+  },
 } as const satisfies Record<string, ErrorEntry>;
 
 export type ErrorCode = keyof typeof ERRORS;

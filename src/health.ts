@@ -4,6 +4,9 @@ import { lastCleanupAt } from "./cron/cleanup";
 import type { Database } from "./db";
 
 const HEALTH_QUERY_TIMEOUT_MS = 3000;
+/** Anyone may call /health: its database round trip is shared by every call for this long. */
+export const HEALTH_CACHE_MS = 5000;
+const recentChecks = new Map<string, { check: DatabaseCheck; untilMs: number }>();
 
 export interface Health {
   status: "healthy" | "unhealthy";
@@ -32,6 +35,20 @@ export async function checkDatabase(db: Database): Promise<DatabaseCheck> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** checkDatabase, answered from this isolate's last check of the same database while fresh. */
+export async function checkDatabaseCached(
+  databaseKey: string,
+  db: () => Database,
+  nowMs: number,
+): Promise<DatabaseCheck> {
+  const recent = recentChecks.get(databaseKey);
+  if (recent && recent.untilMs > nowMs) return recent.check;
+  const check = await checkDatabase(db());
+  if (recentChecks.size > 100) recentChecks.clear();
+  recentChecks.set(databaseKey, { check, untilMs: nowMs + HEALTH_CACHE_MS });
+  return check;
 }
 
 /** `5d 12h 34m` as in the operations guide; seconds only matter in the first minute. */

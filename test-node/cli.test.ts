@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it, vi } from "vitest";
 import { COMMANDS } from "../src/cli/main";
-import { closedPort, emptyFolder, gravy, scratchDatabase } from "./support/gravy";
+import { closedPort, emptyFolder, gravy, MIGRATIONS, scratchDatabase } from "./support/gravy";
 
 const url = await scratchDatabase({ migrated: true });
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -130,7 +130,6 @@ describe("the real process", () => {
       revokedJti: 0,
       refreshTokens: 0,
       emailTokens: 0,
-      republished: 0,
     });
     expect(result.stderr).toContain("Cleanup job completed");
   });
@@ -151,7 +150,7 @@ describe("the real process", () => {
       DATABASE_URL: url,
     });
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toContain("1 applied, 0 pending");
+    expect(ok.stdout).toContain(`${MIGRATIONS} applied, 0 pending`);
     const bad = await spawnGravy("npm", ["run", "--silent", "gravy", "--", "db", "status", "--nope"], {
       DATABASE_URL: url,
     });
@@ -166,7 +165,7 @@ describe("the real process", () => {
     const script = path.join(ROOT, "src/cli/gravy.ts");
     const env = { NODE_ENV: "test", PATH: process.env.PATH ?? "" };
     const fromFile = await run(tsx, [script, "db", "status"], { cwd, env });
-    expect(fromFile.stdout).toContain("1 applied, 0 pending");
+    expect(fromFile.stdout).toContain(`${MIGRATIONS} applied, 0 pending`);
     const port = await closedPort();
     const shell = { ...env, DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/turkey` };
     await expect(run(tsx, [script, "db", "status"], { cwd, env: shell })).rejects.toMatchObject({ code: 1 });

@@ -3,7 +3,7 @@ import pg from "pg";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { collectHealth, type HealthReport } from "../src/cli/health";
 import { openNodeDatabase } from "../src/db";
-import { closedPort, gravy, gravyJson, query, scratchDatabase } from "./support/gravy";
+import { closedPort, gravy, gravyJson, MIGRATIONS, query, scratchDatabase } from "./support/gravy";
 
 const url = await scratchDatabase({ migrated: true });
 const env = { DATABASE_URL: url, DB_POOL_MIN: "1", DB_POOL_MAX: "3" };
@@ -59,7 +59,7 @@ describe("db health", () => {
         "revoked_jti_expires_idx",
       ]),
     );
-    expect(report.migrations).toEqual({ applied: 1, pending: 0 });
+    expect(report.migrations).toEqual({ applied: MIGRATIONS, pending: 0 });
     expect(report.slowQueries).toEqual([]);
   });
 

@@ -67,7 +67,7 @@ describe("the OpenAPI document", () => {
     expect(codesAt(login, 400)).toEqual(["unknown_app", "invalid_json", "validation_failed"]);
     expect(codesAt(login, 429)).toEqual(["rate_limited", "too_many_attempts"]);
     expect(codesAt(login, 500)).toEqual(["configuration_error", "internal_error"]);
-    expect(codesAt(login, 503)).toEqual(["database_unavailable"]);
+    expect(codesAt(login, 503)).toEqual(["database_unavailable", "temporarily_unavailable"]);
     const me = operation("get", "/v1/auth/me");
     expect(codesAt(me, 401)).toEqual(["token_missing", "token_invalid", "token_expired", "token_revoked"]);
     expect(codesAt(operation("delete", "/v1/auth/sessions/{id}"), 404)).toEqual(["not_found"]);

@@ -10,8 +10,9 @@ import { forgetRevocations } from "../src/revocation";
 import { client, createTestApp, errorCode } from "./support/fixtures";
 import { bindings, openTestDatabase, postJson, send } from "./support/worker";
 
-// Far in the past, so only rows this file seeds count as expired: other files share the database.
-const NOW = new Date("2001-06-01T00:00:00Z");
+// Cleanup judges expiry by the database's clock. Other files share the database, but their
+// clocks start at the real time, so only rows this file seeds in the past count as expired.
+const NOW = new Date();
 const hoursAgo = (hours: number) => new Date(NOW.getTime() - hours * 3600_000).toISOString();
 const hoursAhead = (hours: number) => new Date(NOW.getTime() + hours * 3600_000).toISOString();
 
@@ -69,7 +70,7 @@ describe("runCleanup", () => {
     await seed("exact");
     const handle = openWorkerDatabase(bindings);
     try {
-      const result = await runCleanup(handle.db, { now: NOW });
+      const result = await runCleanup(handle.db);
       expect(result.counts.revokedJti).toBeGreaterThanOrEqual(1);
       expect(result.counts.refreshTokens).toBeGreaterThanOrEqual(2);
       expect(result.counts.emailTokens).toBeGreaterThanOrEqual(2);
@@ -89,7 +90,7 @@ describe("runCleanup", () => {
     });
     const handle = openWorkerDatabase(bindings);
     try {
-      await runCleanup(handle.db, { now: NOW });
+      await runCleanup(handle.db);
     } finally {
       await handle.close();
     }
@@ -115,7 +116,7 @@ describe("runCleanup", () => {
       },
     });
     try {
-      const result = await runCleanup(handle.db, { now: NOW, batchSize: 10_000 });
+      const result = await runCleanup(handle.db, { batchSize: 10_000 });
       expect(result.counts.revokedJti).toBeGreaterThanOrEqual(100_000);
       expect(deletes.length).toBeGreaterThanOrEqual(11);
     } finally {
@@ -131,12 +132,40 @@ describe("runCleanup", () => {
       select 'budget-' || i, '${appId}', '${hoursAgo(2)}' from generate_series(1, 30) as i`);
     const handle = openWorkerDatabase(bindings);
     try {
-      const result = await runCleanup(handle.db, { now: NOW, batchSize: 10, maxBatchesPerTable: 2 });
+      const result = await runCleanup(handle.db, { batchSize: 10, maxBatchesPerTable: 2 });
       expect(result.incomplete).toBe(true);
       expect(result.counts.revokedJti).toBe(20);
     } finally {
       await handle.close();
     }
+  });
+});
+
+/** Forgets every recorded cleanup run (only this file runs cleanups), so the next tick is due. */
+const forgetCleanupRuns = () => exec("delete from audit where event = 'cleanup_completed'");
+
+async function tick(at: Date) {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron: "* * * * *", scheduledTime: at }), bindings, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+describe("whose clock", () => {
+  it("never deletes a live revocation, however far ahead the caller's clock runs", async () => {
+    await seed("clock");
+    await forgetCleanupRuns();
+    const ctx = createExecutionContext();
+    // A tick whose clock is decades ahead (and a cleanup that is due by that clock).
+    const controller = createScheduledController({
+      cron: "* * * * *",
+      scheduledTime: new Date("2200-01-01"),
+    });
+    await worker.scheduled(controller, bindings, ctx);
+    await waitOnExecutionContext(ctx);
+    const left = await remaining("clock");
+    expect(left).toContain("clock-jti-live");
+    expect(left).toContain("clock-live");
+    expect(left).not.toContain("clock-jti-expired");
   });
 });
 
@@ -151,27 +180,25 @@ describe("the schedule", () => {
     expect(isCleanupDue(new Date("2026-11-27T11:02:00Z"), now, 1)).toBe(true);
   });
 
-  it("runs from the Cron Trigger once per interval, and shows in /health", async () => {
+  it("runs from the Cron Trigger once per interval, by the database's clock, and shows in /health", async () => {
     const lines: string[] = [];
     vi.spyOn(console, "log").mockImplementation((line: unknown) => {
       lines.push(String(line));
     });
-    const tick = async (at: string) => {
-      const ctx = createExecutionContext();
-      const controller = createScheduledController({ cron: "0 * * * *", scheduledTime: new Date(at) });
-      await worker.scheduled(controller, bindings, ctx);
-      await waitOnExecutionContext(ctx);
-    };
-    // Far in the future, so no earlier run in this database is recent.
-    await tick("2100-01-01T00:00:00Z");
-    await tick("2100-01-01T01:00:00Z");
-    await tick("2100-01-02T00:00:00Z");
-    expect(lines.filter((line) => line.includes("Cleanup job completed"))).toHaveLength(2);
+    const runs = () => lines.filter((line) => line.includes("Cleanup job completed")).length;
+    await forgetCleanupRuns();
+    await tick(new Date());
+    await tick(new Date());
+    expect(runs()).toBe(1);
+    const health = (await (await send(createApp(), "/health")).json()) as { lastCleanupAt: string };
+    expect(Math.abs(Date.parse(health.lastCleanupAt) - Date.now())).toBeLessThan(60_000);
 
-    const health = await send(createApp(), "/health");
-    expect(((await health.json()) as { lastCleanupAt: string }).lastCleanupAt).toBe(
-      "2100-01-02T00:00:00.000Z",
+    // The interval (24 h by default) has passed once the recorded run is that old.
+    await exec(
+      "update audit set created_at = created_at - interval '25 hours' where event = 'cleanup_completed'",
     );
+    await tick(new Date());
+    expect(runs()).toBe(2);
   });
 });
 
@@ -217,5 +244,44 @@ describe("healing a failed KV write", () => {
       postJson({ token: tokens.accessToken }, { "x-app-id": appId }),
     );
     expect(await introspection.json()).toEqual({ active: false });
+  });
+});
+
+describe("one tick's KV budget", () => {
+  it("stays within 1,000 KV operations, and the next tick publishes the rest", async () => {
+    await exec(`insert into revoked_jti (jti, app_id, expires_at, published_to_kv)
+      select 'kvbudget-' || i, '${appId}', now() + interval '1 hour', false from generate_series(1, 1500) as i`);
+    await forgetCleanupRuns(); // a cleanup is due too, in the same tick
+    let operations = 0;
+    const counted = new Proxy(bindings.REVOCATIONS, {
+      get(target, property) {
+        const value = Reflect.get(target, property);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          operations++;
+          return value.apply(target, args);
+        };
+      },
+    });
+    const countedTick = async () => {
+      operations = 0;
+      const ctx = createExecutionContext();
+      const controller = createScheduledController({ cron: "* * * * *", scheduledTime: new Date() });
+      await worker.scheduled(controller, { ...bindings, REVOCATIONS: counted }, ctx);
+      await waitOnExecutionContext(ctx);
+      return operations;
+    };
+    const unpublished = async () =>
+      (
+        await exec(
+          "select count(*)::int as n from revoked_jti where jti like 'kvbudget-%' and not published_to_kv",
+        )
+      )[0];
+    const first = await countedTick();
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThanOrEqual(1000);
+    const left = Number((await unpublished())?.n);
+    expect(left).toBeLessThan(1500);
+    while (Number((await unpublished())?.n) > 0) expect(await countedTick()).toBeLessThanOrEqual(1000);
   });
 });

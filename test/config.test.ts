@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { createApp } from "../src/app";
 import { ConfigError, parseConfig, parseDurationSeconds } from "../src/config";
+import { send } from "./support/worker";
 
 const SECRET = "a".repeat(40);
 const PRODUCTION = {
@@ -118,6 +120,33 @@ describe("parseConfig", () => {
 
   it("allows a short secret outside production", () => {
     expect(parseConfig({ JWT_SECRET: "dev" }).jwtSecret).toBe("dev");
+  });
+});
+
+describe("lifetimes", () => {
+  it("refuses an access token that would outlive its refresh token", () => {
+    const error = configError({
+      JWT_SECRET: SECRET,
+      JWT_ACCESS_EXPIRES_IN: "8d",
+      JWT_REFRESH_EXPIRES_IN: "7d",
+    });
+    expect(error.keys).toEqual(["JWT_ACCESS_EXPIRES_IN"]);
+  });
+
+  it("refuses a refresh token that would outlive SESSION_MAX_AGE, which defaults to 30 days", () => {
+    expect(parseConfig({ JWT_SECRET: SECRET }).sessionMaxAgeSeconds).toBe(30 * 86_400);
+    const error = configError({ JWT_SECRET: SECRET, SESSION_MAX_AGE: "1d", JWT_REFRESH_EXPIRES_IN: "7d" });
+    expect(error.keys).toEqual(["SESSION_MAX_AGE"]);
+  });
+});
+
+describe("inside the Worker", () => {
+  it("runs as production when NODE_ENV is not set", async () => {
+    // The test bindings set no ALLOWED_ORIGINS, which production refuses.
+    const response = await send(createApp(), "/health", {}, { NODE_ENV: undefined });
+    expect(response.status).toBe(500);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("configuration_error");
+    expect((await send(createApp(), "/health", {}, { NODE_ENV: "development" })).status).toBe(200);
   });
 });
 

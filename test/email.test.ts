@@ -1,5 +1,7 @@
+import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
+import { forgetApps } from "../src/apps/registry";
 import { escapeHtml } from "../src/email/templates";
 import {
   client,
@@ -145,9 +147,10 @@ describe("REQUIRE_EMAIL_VERIFICATION=true", () => {
     expect((await post("/v1/auth/login", { email, password: PASSWORD })).status).toBe(200);
   });
 
-  it("answers a taken email exactly like a new one and mails the owner instead", async () => {
+  it("answers a verified account's email exactly like a new one and mails the owner instead", async () => {
     const email = uniqueEmail();
     await post("/v1/auth/register", { email, password: PASSWORD, name: "Owner" });
+    await post("/v1/auth/verify-email", { token: await tokenFrom(email, "verify-email") });
     const fresh = await post("/v1/auth/register", {
       email: uniqueEmail(),
       password: PASSWORD,
@@ -159,6 +162,9 @@ describe("REQUIRE_EMAIL_VERIFICATION=true", () => {
       ...body,
       user: { ...body.user, id: "-", email: "-", createdAt: "-" },
     });
+    expect(((await taken.clone().json()) as { user: { emailVerified: boolean } }).user.emailVerified).toBe(
+      false,
+    );
     expect(shape((await taken.json()) as { user: Record<string, unknown> })).toEqual(
       shape((await fresh.json()) as { user: Record<string, unknown> }),
     );
@@ -313,16 +319,23 @@ describe("delivery failures", () => {
 });
 
 describe("templates", () => {
-  it("escape a hostile name in the HTML part", async () => {
-    const email = uniqueEmail();
+  it("escape the app's name in the HTML part", async () => {
+    const hostile = await createTestApp("hostile");
     const name = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
-    const response = await client(app, appA).post("/v1/auth/register", { email, password: PASSWORD, name });
-    expect(response.status).toBe(201);
+    const handle = openTestDatabase();
+    try {
+      await handle.db.execute(sql`update apps set name = ${name} where id = ${hostile}`);
+    } finally {
+      await handle.close();
+    }
+    forgetApps();
+    const email = uniqueEmail();
+    await client(app, hostile).post("/v1/auth/register", { email, password: PASSWORD });
     const [message] = await inbox(email);
     expect(message?.html).not.toContain("<script>");
     expect(message?.html).not.toContain("<img");
-    expect(message?.html).toContain(escapeHtml(`Hello ${name},`));
-    expect(message?.text).toContain(`Hello ${name},`);
+    expect(message?.html).toContain(escapeHtml(name));
+    expect(message?.text).toContain(name);
   });
 
   it("escapeHtml covers the five special characters", () => {

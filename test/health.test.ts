@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import pkg from "../package.json";
 import { createApp } from "../src/app";
 import { formatUptime } from "../src/health";
+import { manualClock } from "./support/fixtures";
 import { send } from "./support/worker";
 
 const app = createApp();
@@ -34,6 +35,20 @@ describe("GET /health", () => {
     );
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ database: "connected" });
+  });
+});
+
+describe("unauthenticated load on Postgres", () => {
+  it("caches /health's database result in the isolate for a few seconds", async () => {
+    const statements: string[] = [];
+    // A year ahead, so whatever an earlier test cached has expired.
+    const clock = manualClock(new Date(Date.now() + 365 * 86_400_000));
+    const counted = createApp({ onQuery: (sql) => statements.push(sql), clock: clock.now });
+    for (let i = 0; i < 5; i++) expect((await send(counted, "/health")).status).toBe(200);
+    expect(statements).toHaveLength(1);
+    clock.advance(10);
+    expect((await send(counted, "/health")).status).toBe(200);
+    expect(statements).toHaveLength(2);
   });
 });
 

@@ -2,7 +2,7 @@ import { decodeJwt } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
 import { forgetRevocations } from "../src/revocation";
-import { client, createTestApp, errorCode, type Tokens } from "./support/fixtures";
+import { client, createTestApp, errorCode, manualClock, type Tokens } from "./support/fixtures";
 import { bindings, openTestDatabase, postJson, send } from "./support/worker";
 
 const statements: string[] = [];
@@ -137,5 +137,34 @@ describe("revocation", () => {
     expect(
       ((await (await introspect(appB, elsewhere.accessToken)).json()) as { active: boolean }).active,
     ).toBe(true);
+  });
+});
+
+describe("how long a revocation holds", () => {
+  it("as long as the token is accepted: at exp + 10 s a revoked token is refused everywhere", async () => {
+    const clock = manualClock();
+    const timed = createApp({ clock: clock.now });
+    const tokens = await client(timed, appA).register();
+    await client(timed, appA).post("/v1/auth/logout", {}, tokens.accessToken);
+    const { exp = 0 } = decodeJwt(tokens.accessToken);
+    clock.advance(exp - Math.floor(clock.now().getTime() / 1000) + 10);
+    for (const mode of ["kv", "db"]) {
+      forgetRevocations();
+      const overrides = { REVOCATION_CHECK: mode };
+      const me = await send(
+        timed,
+        "/v1/auth/me",
+        { headers: { "x-app-id": appA, authorization: `Bearer ${tokens.accessToken}` } },
+        overrides,
+      );
+      expect(me.status).toBe(401);
+      const introspection = await send(
+        timed,
+        "/v1/auth/introspect",
+        postJson({ token: tokens.accessToken }, { "x-app-id": appA }),
+        overrides,
+      );
+      expect(await introspection.json()).toEqual({ active: false });
+    }
   });
 });

@@ -191,9 +191,10 @@ describe("TurKeyClient against the worker", () => {
   });
 
   it("retries a bearer call once after a refresh when its clock was behind", async () => {
-    const serverClock = manualClock();
+    const start = new Date();
+    const serverClock = manualClock(start);
     const skewed = routedFetch(createApp({ clock: serverClock.now }));
-    const turkey = sdk({ fetch: skewed.fetch, now: () => Date.parse("2026-11-27T12:00:00Z") });
+    const turkey = sdk({ fetch: skewed.fetch, now: () => start.getTime() });
     await signedIn(turkey);
     serverClock.advance(900 + 60);
     expect((await turkey.getUser()).appId).toBe(appId);

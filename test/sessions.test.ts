@@ -1,8 +1,16 @@
 import { decodeJwt } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
-import { client, createTestApp, errorCode, manualClock, type Tokens } from "./support/fixtures";
-import { openTestDatabase } from "./support/worker";
+import {
+  client,
+  createTestApp,
+  errorCode,
+  manualClock,
+  PASSWORD,
+  type Tokens,
+  uniqueEmail,
+} from "./support/fixtures";
+import { openTestDatabase, postJson, send } from "./support/worker";
 
 const clock = manualClock();
 const app = createApp({ clock: clock.now });
@@ -112,6 +120,32 @@ describe("POST /v1/auth/refresh", () => {
     const tokens = await client(app, appA).register();
     clock.advance(7 * 86_400 + 1);
     expect(await errorCode(await refresh(appA, tokens.refreshToken))).toBe("refresh_token_expired");
+  });
+});
+
+describe("SESSION_MAX_AGE", () => {
+  it("caps every refresh: no session outlives its absolute maximum age", async () => {
+    const limits = { SESSION_MAX_AGE: "1h", JWT_REFRESH_EXPIRES_IN: "1h", JWT_ACCESS_EXPIRES_IN: "15m" };
+    const timed = manualClock();
+    const capped = createApp({ clock: timed.now });
+    const refreshCapped = (refreshToken: string) =>
+      send(capped, "/v1/auth/refresh", postJson({ refreshToken }, { "x-app-id": appA }), limits);
+    const register = await send(
+      capped,
+      "/v1/auth/register",
+      postJson({ email: uniqueEmail(), password: PASSWORD }, { "x-app-id": appA }),
+      limits,
+    );
+    let tokens = (await register.json()) as Tokens & { refreshExpiresIn: number };
+    timed.advance(50 * 60);
+    const late = await refreshCapped(tokens.refreshToken);
+    expect(late.status).toBe(200);
+    tokens = (await late.json()) as typeof tokens;
+    expect(tokens.refreshExpiresIn).toBeLessThanOrEqual(10 * 60);
+    const { exp = 0, iat = 0 } = decodeJwt(tokens.accessToken);
+    expect(exp - iat).toBeLessThanOrEqual(10 * 60);
+    timed.advance(10 * 60 + 1);
+    expect(await errorCode(await refreshCapped(tokens.refreshToken))).toBe("refresh_token_expired");
   });
 });
 

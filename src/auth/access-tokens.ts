@@ -9,7 +9,11 @@ import { ApiError } from "../errors";
 import { keyMaterial, type SigningKey } from "./signing-keys";
 
 export type { SigningKey } from "./signing-keys";
-/** Tolerated clock difference between issuers and verifiers. */
+/**
+ * Tolerated clock difference for `iat` only. None on `exp`: Turkey signs and verifies on one
+ * clock, and every revocation record is kept until `exp` — a tolerance there would let a
+ * revoked token work again once its record expired.
+ */
 export const CLOCK_SKEW_SECONDS = 30;
 /** Far above any token Turkey issues; refuses absurd inputs before any parsing. */
 const MAX_TOKEN_LENGTH = 4096;
@@ -56,7 +60,7 @@ export async function verifyAccessToken(
       issuer: key.issuer,
       audience,
       currentDate: now,
-      clockTolerance: CLOCK_SKEW_SECONDS,
+      clockTolerance: 0,
       requiredClaims: ["sub", "iat", "exp", "jti", "sid"],
     });
     if ((payload.iat ?? 0) > now.getTime() / 1000 + CLOCK_SKEW_SECONDS) throw new ApiError("token_invalid");

@@ -1,15 +1,16 @@
 /**
  * Flows that go through the user's mailbox: email verification and password reset, plus
- * password change. Requests for an email answer the same whether or not it has an account.
+ * password change. Requests for an email are answered before any per-account work (which
+ * runs after the response), so known and unknown addresses answer alike, in time too.
  */
 import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
 import { type EmailTokenKind, planEmailToken, storeThrottledToken, tokenEmail } from "./email-tokens";
+import { type EndedSessions, publishEnded, revokeSessions } from "./end-sessions";
 import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from "./passwords";
 import { hashSecretToken } from "./secrets";
 import type { AuthContext } from "./session-context";
-import { endSessions } from "./sessions";
 import {
   findUserByEmail,
   normaliseEmail,
@@ -57,31 +58,38 @@ export async function verifyEmail(ctx: AuthContext, token: string): Promise<User
 }
 
 /**
- * Sets a new password from a reset token: the token and every other outstanding reset token
- * of the user are spent, then every session and live access token of the user in this app ends.
+ * Sets a new password from a reset token. In one transaction: the token and every other
+ * outstanding reset token of the user are spent, the password is replaced (which locks the
+ * user's row, so logins and refreshes in flight are ordered around it), and every session
+ * and live access token of the user in this app ends. Then every lock on the account clears.
  */
 export async function resetPassword(ctx: AuthContext, token: string, password: string): Promise<UserView> {
   checkPasswordPolicy(password, ctx.config.passwordMinLength);
   const passwordHash = await hashPassword(password);
-  const result = await ctx.db.execute(sql`
-    with spent as (${spendToken(ctx, "reset_password", token)}), others as (
-      update email_tokens set used_at = ${ctx.now}
-      where kind = 'reset_password' and used_at is null and user_id in (select user_id from spent)
-    ), updated as (
-      -- Following the emailed link also proves the address.
-      update users set password_hash = ${passwordHash}, email_verified = true, updated_at = ${ctx.now}
-      where id in (select user_id from spent)
-      returning id, app_id, email, email_verified, name, created_at
-    ), audited as (
-      insert into audit (${AUDIT_COLUMNS})
-      select ${auditValues("password_reset", ctx.app.id, sql`id`, ctx.client, ctx.now)} from updated
-    )
-    select * from updated`);
-  const row = result.rows[0];
-  if (!row) throw new ApiError("invalid_token");
-  const user = userFromSql(row);
-  await endSessions(ctx, { userId: user.id });
-  return toUserView(user);
+  const done = await ctx.db.transaction(async (tx) => {
+    const result = await tx.execute(sql`
+      with spent as (${spendToken(ctx, "reset_password", token)}), others as (
+        update email_tokens set used_at = ${ctx.now}
+        where kind = 'reset_password' and used_at is null and user_id in (select user_id from spent)
+      ), updated as (
+        -- Following the emailed link also proves the address.
+        update users set password_hash = ${passwordHash}, email_verified = true, updated_at = ${ctx.now}
+        where id in (select user_id from spent)
+        returning id, app_id, email, email_verified, name, created_at
+      ), audited as (
+        insert into audit (${AUDIT_COLUMNS})
+        select ${auditValues("password_reset", ctx.app.id, sql`id`, ctx.client, ctx.now)} from updated
+      )
+      select * from updated`);
+    const row = result.rows[0];
+    if (!row) return undefined;
+    const user = userFromSql(row);
+    return { user, ended: await revokeSessions(tx, ctx, { userId: user.id }) };
+  });
+  if (!done) throw new ApiError("invalid_token");
+  await publishEnded(ctx, done.ended);
+  await ctx.clearAttempts?.(done.user.email);
+  return toUserView(done.user);
 }
 
 export interface ChangePasswordInput {
@@ -89,7 +97,11 @@ export interface ChangePasswordInput {
   newPassword: string;
 }
 
-/** Changes the password of a signed-in user; every other session of the user ends. */
+/**
+ * Changes the password of a signed-in user. Guesses of the current password count against
+ * the account like login attempts. The new hash is stored only over the one that was verified,
+ * in the transaction that spends outstanding reset links and ends every other session.
+ */
 export async function changePassword(
   ctx: AuthContext,
   caller: { userId: string; sessionId: string },
@@ -101,20 +113,51 @@ export async function changePassword(
     select id, app_id, email, email_verified, name, created_at, password_hash from users
     where id = ${caller.userId}::uuid and app_id = ${ctx.app.id}`);
   const row = found.rows[0];
-  const ok = row
-    ? (await verifyPassword(input.currentPassword, String(row.password_hash))).ok
-    : await verifyAgainstDummy(input.currentPassword);
-  if (!row || !ok) throw new ApiError("invalid_credentials");
-  await ctx.db.execute(sql`
-    update users set password_hash = ${await hashPassword(input.newPassword)}, updated_at = ${ctx.now}
-    where id = ${caller.userId}::uuid`);
-  // Audited there, as the sessions end.
-  await endSessions(ctx, {
-    userId: caller.userId,
-    exceptSessionId: caller.sessionId,
-    event: "password_changed",
+  if (!row) {
+    await verifyAgainstDummy(input.currentPassword);
+    throw new ApiError("invalid_credentials");
+  }
+  const user = userFromSql(row);
+  const attempt = await ctx.attempts?.(user.email)(ctx.now.getTime());
+  const verifiedHash = String(row.password_hash);
+  const ended = (await verifyPassword(input.currentPassword, verifiedHash)).ok
+    ? await replacePassword(ctx, caller, verifiedHash, await hashPassword(input.newPassword))
+    : undefined;
+  const settled = await attempt?.settle(ended !== undefined);
+  if (!ended) {
+    await audit(ctx, "password_change_failed", user.id, { lockedNow: settled?.lockedNow ?? false });
+    throw new ApiError("invalid_credentials");
+  }
+  await publishEnded(ctx, ended);
+  return toUserView(user);
+}
+
+/** Undefined when the verified hash is no longer the user's (changed meanwhile). */
+async function replacePassword(
+  ctx: AuthContext,
+  caller: { userId: string; sessionId: string },
+  verifiedHash: string,
+  newHash: string,
+): Promise<EndedSessions | undefined> {
+  return ctx.db.transaction(async (tx) => {
+    const result = await tx.execute(sql`
+      with updated as (
+        update users set password_hash = ${newHash}, updated_at = ${ctx.now}
+        where id = ${caller.userId}::uuid and app_id = ${ctx.app.id} and password_hash = ${verifiedHash}
+        returning id
+      ), spent as (
+        update email_tokens set used_at = ${ctx.now}
+        where kind = 'reset_password' and used_at is null and user_id in (select id from updated)
+      )
+      select count(*)::int as changed from updated`);
+    if (result.rows[0]?.changed !== 1) return undefined;
+    // Audited there, as the sessions end.
+    return revokeSessions(tx, ctx, {
+      userId: caller.userId,
+      exceptSessionId: caller.sessionId,
+      event: "password_changed",
+    });
   });
-  return toUserView(userFromSql(row));
 }
 
 /** Marks a live token of this kind and app used, returning its user_id (none if not live). */
@@ -128,9 +171,11 @@ function spendToken(ctx: AuthContext, kind: EmailTokenKind, token: string): SQL 
 
 async function audit(
   ctx: AuthContext,
-  event: "verification_sent" | "password_reset_requested",
+  event: "verification_sent" | "password_reset_requested" | "password_change_failed",
   userId: string,
+  details: Record<string, unknown> = {},
 ) {
   await ctx.db.execute(sql`
-    insert into audit (${AUDIT_COLUMNS}) values (${auditValues(event, ctx.app.id, userId, ctx.client, ctx.now)})`);
+    insert into audit (${AUDIT_COLUMNS})
+    values (${auditValues(event, ctx.app.id, userId, ctx.client, ctx.now, details)})`);
 }

@@ -49,16 +49,17 @@ export function emailLink(app: App, kind: EmailTokenKind, token: string): string
   return `${app.url.replace(/\/+$/, "")}/${PATHS[kind]}?token=${encodeURIComponent(token)}`;
 }
 
+/** The mail carrying a token. It holds no text a user chose: the address may not be theirs. */
 export function tokenEmail(
   ctx: AuthContext,
-  user: { id: string; email: string; name: string | null },
+  user: { id: string; email: string },
   planned: PlannedToken,
 ): OutgoingEmail {
   const link = emailLink(ctx.app, planned.kind, planned.token);
   const content =
     planned.kind === "verify_email"
-      ? verificationEmail(ctx.app, link, user.name)
-      : passwordResetEmail(ctx.app, link, user.name);
+      ? verificationEmail(ctx.app, link, { usableUnverified: !ctx.config.requireEmailVerification })
+      : passwordResetEmail(ctx.app, link);
   return { ...content, to: user.email, kind: planned.kind, appId: ctx.app.id, userId: user.id };
 }
 
@@ -71,13 +72,17 @@ export async function storeThrottledToken(
   userId: string,
   planned: PlannedToken,
 ): Promise<boolean> {
-  const since = new Date(ctx.now.getTime() - EMAIL_THROTTLE_MS);
   const result = await ctx.db.execute(sql`
     insert into email_tokens (${EMAIL_TOKEN_COLUMNS})
     select ${emailTokenValues(ctx, planned, userId)}
-    where not exists (
-      select 1 from email_tokens
-      where user_id = ${userId}::uuid and kind = ${planned.kind} and created_at > ${since}
-    )`);
+    where ${notMailedRecently(ctx, planned.kind, sql`${userId}::uuid`)}`);
   return (result.rowCount ?? 0) > 0;
+}
+
+/** SQL condition: no token of this kind went to the user within the throttle window. */
+export function notMailedRecently(ctx: Pick<AuthContext, "now">, kind: EmailTokenKind, userId: SQL): SQL {
+  const since = new Date(ctx.now.getTime() - EMAIL_THROTTLE_MS);
+  return sql`not exists (
+    select 1 from email_tokens
+    where user_id = ${userId} and kind = ${kind} and created_at > ${since})`;
 }

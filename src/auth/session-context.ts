@@ -4,7 +4,7 @@ import type { Client } from "../audit";
 import type { Config } from "../config";
 import type { Database } from "../db";
 import type { Outbox } from "../email/outbox";
-import type { Lockout } from "../rate-limit";
+import type { AttemptGuard } from "../rate-limit";
 import type { SigningKey } from "./access-tokens";
 import type { UserView } from "./users";
 
@@ -15,8 +15,10 @@ export interface AuthContext {
   app: App;
   client: Client;
   now: Date;
-  /** The login lockout of one email in this app; absent where none applies (CLI). */
-  lockout?: (email: string) => Lockout;
+  /** Password attempts against one account (email) from this client's network; absent in the CLI. */
+  attempts?: (email: string) => AttemptGuard;
+  /** Forgets every failed attempt against an account, from every network (after a reset). */
+  clearAttempts?: (email: string) => Promise<void>;
   /** Takes emails to send after the response; absent where none are sent (CLI). */
   outbox?: Outbox;
 }

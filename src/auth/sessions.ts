@@ -4,10 +4,10 @@
  * revoke every live access token without a lookup on the verify path.
  */
 import { type SQL, sql } from "drizzle-orm";
-import { AUDIT_COLUMNS, type AuditEvent, auditValues } from "../audit";
+import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
-import { publishAndMark, type RevokedToken } from "../revocation";
 import { signAccessToken } from "./access-tokens";
+import { endSessions } from "./end-sessions";
 import { generateSecretToken, hashSecretToken, successorRefreshToken } from "./secrets";
 import { type AuthContext, type IssueContext, signingKey, type TokenResponse } from "./session-context";
 import { toUserView, type UserRow, userFromSql } from "./users";
@@ -22,15 +22,25 @@ export interface Issue {
   refreshExpiresAt: Date;
 }
 
-export function planIssue(ctx: IssueContext, sessionId: string = crypto.randomUUID()): Issue {
+/**
+ * The tokens of a new issue. `sessionCreatedAt` caps the refresh expiry at SESSION_MAX_AGE
+ * from the sign-in, so refreshing never extends a session past it.
+ */
+export function planIssue(ctx: IssueContext, sessionCreatedAt: Date = ctx.now): Issue {
   const issuedAtSeconds = Math.floor(ctx.now.getTime() / 1000);
+  const refreshExpiresMs = Math.min(
+    ctx.now.getTime() + ctx.config.refreshTtlSeconds * 1000,
+    sessionCreatedAt.getTime() + ctx.config.sessionMaxAgeSeconds * 1000,
+  );
   return {
-    sessionId,
+    sessionId: crypto.randomUUID(),
     refreshToken: generateSecretToken(),
     jti: crypto.randomUUID(),
     issuedAt: new Date(issuedAtSeconds * 1000),
-    accessExpiresAt: new Date((issuedAtSeconds + ctx.config.accessTtlSeconds) * 1000),
-    refreshExpiresAt: new Date(ctx.now.getTime() + ctx.config.refreshTtlSeconds * 1000),
+    accessExpiresAt: new Date(
+      Math.min(issuedAtSeconds + ctx.config.accessTtlSeconds, Math.floor(refreshExpiresMs / 1000)) * 1000,
+    ),
+    refreshExpiresAt: new Date(refreshExpiresMs),
   };
 }
 
@@ -70,51 +80,79 @@ export async function tokenResponse(ctx: IssueContext, user: UserRow, issue: Iss
 }
 
 /**
- * Exchanges a refresh token for a new pair. The normal case is one statement: spend the
- * token (only if live), insert its successor, audit, and read the user — atomic, so two
- * concurrent refreshes can never both spend it.
+ * Exchanges a refresh token for a new pair. The normal case is one statement: share-lock the
+ * user (so an ending of sessions either waits for this refresh or makes it find the token
+ * revoked), spend the token (only if live), insert its successor, audit, and read the user —
+ * atomic, so two concurrent refreshes can never both spend it.
  */
 export async function refreshSession(ctx: AuthContext, refreshToken: string): Promise<TokenResponse> {
   const hash = hashSecretToken(refreshToken);
   const successor = successorRefreshToken(refreshToken, ctx.config.jwtSecret);
   const issue = { ...planIssue(ctx), refreshToken: successor };
+  const windowStart = new Date(ctx.now.getTime() - REFRESH_WINDOW_MS);
+  const sessionEnd = sql`session_created_at + ${ctx.config.sessionMaxAgeSeconds} * interval '1 second'`;
   const result = await ctx.db.execute(sql`
-    with spent as (
+    with owner as (
+      select u.id from refresh_tokens r join users u on u.id = r.user_id
+      where r.token_hash = ${hash} and r.app_id = ${ctx.app.id}
+      for share of u
+    ), spent as (
       update refresh_tokens set rotated_at = ${ctx.now}
       where token_hash = ${hash} and app_id = ${ctx.app.id}
         and rotated_at is null and revoked_at is null and expires_at > ${ctx.now}
+        and user_id in (select id from owner)
+        -- The chain of one session is sequential, so counting its rows counts its refreshes exactly.
+        and (select count(*) from refresh_tokens chain
+             where chain.session_id = refresh_tokens.session_id and chain.created_at > ${windowStart})
+            <= ${REFRESH_MAX_PER_SESSION}
       returning user_id, session_id, session_created_at
     ), successor as (
       insert into refresh_tokens (${REFRESH_COLUMNS})
       select ${ctx.app.id}, user_id, session_id, ${hashSecretToken(successor)}, ${issue.jti},
-        ${issue.accessExpiresAt}, ${issue.issuedAt}, ${issue.refreshExpiresAt}, session_created_at,
+        least(${issue.accessExpiresAt}::timestamptz, date_trunc('second', ${sessionEnd})), ${issue.issuedAt},
+        least(${issue.refreshExpiresAt}::timestamptz, ${sessionEnd}), session_created_at,
         ${ctx.client.userAgent}, ${ctx.client.ip}
       from spent
-      returning user_id, session_id
+      returning user_id, session_id, access_expires_at, expires_at
     ), audited as (
       insert into audit (${AUDIT_COLUMNS})
       select ${auditValues("refresh", ctx.app.id, sql`user_id`, ctx.client, ctx.now, {})} from successor
     )
-    select u.id, u.app_id, u.email, u.email_verified, u.name, u.created_at, s.session_id
+    select u.id, u.app_id, u.email, u.email_verified, u.name, u.created_at,
+      s.session_id, s.access_expires_at, s.expires_at as refresh_expires_at
     from successor s join users u on u.id = s.user_id`);
   const row = result.rows[0];
-  if (row) return tokenResponse(ctx, userFromSql(row), { ...issue, sessionId: String(row.session_id) });
+  if (row) {
+    return tokenResponse(ctx, userFromSql(row), {
+      ...issue,
+      sessionId: String(row.session_id),
+      accessExpiresAt: new Date(row.access_expires_at as string),
+      refreshExpiresAt: new Date(row.refresh_expires_at as string),
+    });
+  }
   return refreshSlowPath(ctx, hash, successor);
 }
 
-/** Why a refresh token was not live: a retry within the grace window, reuse, or plain invalid. */
+/**
+ * Why a refresh token was not spent: a retry within the grace window, reuse, the session's
+ * refresh budget, or plain invalid.
+ */
 async function refreshSlowPath(ctx: AuthContext, hash: string, successor: string): Promise<TokenResponse> {
+  const windowStart = new Date(ctx.now.getTime() - REFRESH_WINDOW_MS);
   const result = await ctx.db.execute(sql`
     select r.token_hash, r.app_id, r.user_id, r.session_id, r.rotated_at, r.revoked_at, r.expires_at,
       r.access_jti, r.access_expires_at, r.created_at as issued_at,
-      u.id, u.email, u.email_verified, u.name, u.created_at
+      u.id, u.email, u.email_verified, u.name, u.created_at,
+      (select min(created_at) from refresh_tokens chain
+       where chain.session_id = r.session_id and chain.created_at > ${windowStart}) as window_oldest
     from refresh_tokens r join users u on u.id = r.user_id
     where r.token_hash in (${hash}, ${hashSecretToken(successor)}) and r.app_id = ${ctx.app.id}`);
   const presented = result.rows.find((row) => row.token_hash === hash);
   if (!presented || presented.revoked_at) throw new ApiError("invalid_refresh_token");
   if (!presented.rotated_at) {
-    const expired = new Date(presented.expires_at as string) <= ctx.now;
-    throw new ApiError(expired ? "refresh_token_expired" : "invalid_refresh_token");
+    if (new Date(presented.expires_at as string) <= ctx.now) throw new ApiError("refresh_token_expired");
+    // Live and unspent, yet not spent above: the session has used up its refresh budget.
+    throw sessionOverBudget(ctx, new Date(presented.window_oldest as string));
   }
 
   const rotatedAgoMs = ctx.now.getTime() - new Date(presented.rotated_at as string).getTime();
@@ -138,64 +176,16 @@ async function refreshSlowPath(ctx: AuthContext, hash: string, successor: string
   throw new ApiError("refresh_token_reused");
 }
 
-export interface EndSessionsRequest {
-  userId: string;
-  /** One session, or every session of the user in this app when omitted. */
-  sessionId?: string;
-  /** Every session except this one (password change). */
-  exceptSessionId?: string;
-  /** An access token to revoke as well (the caller's own, on logout). */
-  alsoRevoke?: { jti: string; expiresAt: Date };
-  /** The audit event to record; none when the caller already recorded one. */
-  event?: AuditEvent;
-}
+/** Refreshes one session may make per window: far above any client refreshing before expiry. */
+export const REFRESH_MAX_PER_SESSION = 60;
+export const REFRESH_WINDOW_MS = 15 * 60_000;
 
-/**
- * Ends sessions: their refresh rows are revoked and every access token they issued that is
- * still live is recorded in revoked_jti, then published to KV. Returns how many sessions ended.
- */
-export async function endSessions(ctx: AuthContext, request: EndSessionsRequest): Promise<number> {
-  const scope = request.sessionId
-    ? sql`and session_id = ${request.sessionId}::uuid`
-    : request.exceptSessionId
-      ? sql`and session_id <> ${request.exceptSessionId}::uuid`
-      : sql``;
-  const extra = request.alsoRevoke
-    ? sql`union select ${request.alsoRevoke.jti}, ${request.alsoRevoke.expiresAt}::timestamptz`
-    : sql``;
-  // Revoking one session is audited only if it existed; ending "all" is audited regardless.
-  const audited = request.event
-    ? sql`, audited as (
-        insert into audit (${AUDIT_COLUMNS})
-        select ${auditValues(request.event, ctx.app.id, request.userId, ctx.client, ctx.now, {})}
-        where ${request.sessionId === undefined} or exists (select 1 from ended)
-      )`
-    : sql``;
-  const result = await ctx.db.execute(sql`
-    with ended as (
-      update refresh_tokens set revoked_at = ${ctx.now}
-      where app_id = ${ctx.app.id} and user_id = ${request.userId}::uuid and revoked_at is null ${scope}
-      returning session_id, access_jti, access_expires_at
-    ), tokens as (
-      select access_jti as jti, access_expires_at as expires_at from ended
-      where access_expires_at > ${ctx.now} ${extra}
-    ), recorded as (
-      insert into revoked_jti (jti, app_id, user_id, expires_at, revoked_at)
-      select jti, ${ctx.app.id}, ${request.userId}::uuid, expires_at, ${ctx.now} from tokens
-      on conflict (jti) do nothing
-    ) ${audited}
-    select (select count(distinct session_id) from ended)::int as sessions,
-      coalesce((select json_agg(json_build_object('jti', jti, 'expiresAt', expires_at)) from tokens), '[]')
-        as tokens`);
-  const row = result.rows[0] ?? {};
-  const tokens: RevokedToken[] = (row.tokens as { jti: string; expiresAt: string }[]).map((token) => ({
-    jti: token.jti,
-    appId: ctx.app.id,
-    userId: request.userId,
-    expiresAt: new Date(token.expiresAt),
-  }));
-  await publishAndMark(ctx.db, ctx.kv, tokens, ctx.now);
-  return Number(row.sessions ?? 0);
+function sessionOverBudget(ctx: AuthContext, windowOldest: Date): ApiError {
+  const retryAfterSeconds = Math.max(
+    1,
+    Math.ceil((windowOldest.getTime() + REFRESH_WINDOW_MS - ctx.now.getTime()) / 1000),
+  );
+  return new ApiError("rate_limited", undefined, undefined, { "Retry-After": String(retryAfterSeconds) });
 }
 
 export interface SessionView {

@@ -1,16 +1,22 @@
 /**
- * The Cron Trigger fires hourly. Every tick re-publishes revocations whose KV write failed
- * (so such a gap lasts at most an hour); cleanup runs only when CLEANUP_INTERVAL_HOURS have
- * passed since the last completed run, so the interval is a setting rather than a deploy.
+ * The Cron Trigger fires every minute. Every tick re-publishes revocations whose KV write
+ * failed, so such a gap lasts a minute (plus KV's own propagation, ~60 s), not an hour;
+ * cleanup runs only when CLEANUP_INTERVAL_HOURS have passed since the last completed run,
+ * so the interval is a setting rather than a deploy.
  */
 import { type Bindings, configFor } from "../context";
 import { openWorkerDatabase } from "../db";
 import { describeError, log } from "../log";
 import { republishRevocations } from "../revocation";
-import { type CleanupResult, lastCleanupAt, runCleanup } from "./cleanup";
+import { type CleanupResult, cleanupClock, runCleanup } from "./cleanup";
 
 // A run that starts a little early (cron jitter) still counts as due.
 const SCHEDULE_SLACK_MS = 5 * 60 * 1000;
+/**
+ * Revocations re-published per tick. One invocation may make at most 1,000 KV operations,
+ * and each publish is one write plus at most one retry.
+ */
+export const REPUBLISH_PER_TICK = 400;
 
 export function isCleanupDue(last: Date | undefined, now: Date, intervalHours: number): boolean {
   if (!last) return true;
@@ -22,10 +28,11 @@ export async function runScheduledCleanup(env: Bindings, now: Date): Promise<Cle
   const config = configFor(env);
   const handle = openWorkerDatabase(env);
   try {
-    await republishRevocations(handle.db, env.REVOCATIONS, now);
-    const last = await lastCleanupAt(handle.db);
-    if (!isCleanupDue(last, now, config.cleanupIntervalHours)) return undefined;
-    return await runCleanup(handle.db, { now, kv: env.REVOCATIONS });
+    await republishRevocations(handle.db, env.REVOCATIONS, now, REPUBLISH_PER_TICK);
+    // Due by the database's clock, the one the cleanup itself and its record go by.
+    const clock = await cleanupClock(handle.db);
+    if (!isCleanupDue(clock.lastAt, clock.now, config.cleanupIntervalHours)) return undefined;
+    return await runCleanup(handle.db);
   } catch (error) {
     log.error("Cleanup job failed", describeError(error));
     throw error;

@@ -18,6 +18,8 @@ import * as schema from "./schema";
  */
 export type Database = NodePgDatabase<typeof schema>;
 export type Driver = "hyperdrive" | "neon" | "pg";
+/** Runs SQL: the database itself, or a transaction on it. */
+export type Executor = Pick<Database, "execute">;
 
 export interface DatabaseHandle {
   db: Database;

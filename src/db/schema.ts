@@ -66,7 +66,8 @@ export const refreshTokens = pgTable(
   },
   (t) => [
     uniqueIndex("refresh_tokens_hash_idx").on(t.tokenHash),
-    index("refresh_tokens_session_idx").on(t.sessionId),
+    // Also counts a session's refreshes within the rate window (session_id, created_at > …).
+    index("refresh_tokens_session_idx").on(t.sessionId, t.createdAt),
     index("refresh_tokens_user_app_idx").on(t.userId, t.appId),
     index("refresh_tokens_expires_idx").on(t.expiresAt),
   ],
@@ -89,6 +90,8 @@ export const revokedJti = pgTable(
     index("revoked_jti_app_idx").on(t.appId),
     index("revoked_jti_expires_idx").on(t.expiresAt),
     index("revoked_jti_user_idx").on(t.userId),
+    // The cron's every-minute search for revocations whose KV write failed.
+    index("revoked_jti_unpublished_idx").on(t.expiresAt).where(sql`${t.publishedToKv} = false`),
   ],
 );
 

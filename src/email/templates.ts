@@ -1,6 +1,7 @@
 /**
- * Email bodies, plain text and HTML. Everything a user or an app owner controls (names, app
- * names, links) is escaped in the HTML part.
+ * Email bodies, plain text and HTML. Anyone can register someone else's address, so no mail
+ * carries text a user chose (not even their name): only the operator's app name and Turkey's
+ * own words and links, escaped in the HTML part.
  */
 import type { App } from "../apps/registry";
 
@@ -24,13 +25,20 @@ ${paragraphs}
 </body></html>`;
 }
 
-function greeting(name: string | null): string {
-  return name ? `Hello ${name},` : "Hello,";
-}
+const GREETING = "Hello,";
 
-export function verificationEmail(app: App, link: string, name: string | null): EmailContent {
-  const lines = [greeting(name), `Please confirm your email address for ${app.name}.`];
-  const footer = "The link is valid for 24 hours. If you did not sign up, ignore this email.";
+export function verificationEmail(
+  app: App,
+  link: string,
+  { usableUnverified }: { usableUnverified: boolean },
+): EmailContent {
+  const lines = [GREETING, `Please confirm your email address for ${app.name}.`];
+  // What to do if someone else signed up with this address depends on whether that account
+  // can be used before it is confirmed.
+  const notYou = usableUnverified
+    ? `If you did not sign up, someone else used your address: choose "Forgot password" on ${app.name} with this address to take the account over, which signs everyone else out.`
+    : "If you did not sign up, ignore this email: the account cannot be used without this link.";
+  const footer = `The link is valid for 24 hours. ${notYou}`;
   return {
     subject: `Confirm your email for ${app.name}`,
     text: `${lines.join("\n\n")}\n\n${link}\n\n${footer}\n`,
@@ -38,8 +46,8 @@ export function verificationEmail(app: App, link: string, name: string | null): 
   };
 }
 
-export function passwordResetEmail(app: App, link: string, name: string | null): EmailContent {
-  const lines = [greeting(name), `Someone asked to reset your password for ${app.name}.`];
+export function passwordResetEmail(app: App, link: string): EmailContent {
+  const lines = [GREETING, `Someone asked to reset your password for ${app.name}.`];
   const footer = "The link is valid for 1 hour. If it was not you, ignore this email: nothing changes.";
   return {
     subject: `Reset your password for ${app.name}`,
@@ -49,9 +57,9 @@ export function passwordResetEmail(app: App, link: string, name: string | null):
 }
 
 /** Sent instead of a second account when someone registers an email that already has one. */
-export function existingAccountEmail(app: App, resetLink: string, name: string | null): EmailContent {
+export function existingAccountEmail(app: App, resetLink: string): EmailContent {
   const lines = [
-    greeting(name),
+    GREETING,
     `Someone tried to create an account for ${app.name} with this email, which already has one.`,
     "If it was you, sign in instead — or, if you forgot your password, choose a new one:",
   ];

@@ -11,7 +11,15 @@ import { openWorkerDatabase } from "../db";
 import { createMailer } from "../email/mailer";
 import { deliver } from "../email/outbox";
 import { ApiError } from "../errors";
-import { hitRateLimit, LOCKOUT, lockoutFor, rateLimitHeaders } from "../rate-limit";
+import {
+  attemptGuard,
+  clearAttempts,
+  clientNetwork,
+  hitRateLimit,
+  type RateLimitSettings,
+  rateLimitHeaders,
+} from "../rate-limit";
+import { ATTEMPT_POLICY } from "../rate-limit/attempts";
 import { isRevoked } from "../revocation";
 import { documented } from "./contract";
 
@@ -55,17 +63,15 @@ export async function verifyLiveToken(c: Context<AppEnv>, token: string): Promis
 }
 
 /**
- * Counts the request against its (app, client IP) window: credential endpoints only, so app
- * backends calling introspect and users' bearer calls never use up sign-in attempts.
+ * Counts the request against its (app, client network) window: credential endpoints only, so
+ * app backends calling introspect and users' bearer calls never use up sign-in attempts.
  */
 export const rateLimited = createMiddleware<AppEnv>(async (c, next) => {
-  const { config, clock } = c.var.deps;
-  const result = await hitRateLimit(
-    c.env.RATE_LIMITER,
-    { appId: c.var.app.id, ip: clientOf(c).ip ?? "unknown" },
-    { windowMs: config.rateLimitWindowMs, max: config.rateLimitMaxRequests },
-    clock().getTime(),
-  );
+  const { config } = c.var.deps;
+  const result = await hitNetworkLimit(c, "ip", {
+    windowMs: config.rateLimitWindowMs,
+    max: config.rateLimitMaxRequests,
+  });
   if (!result) return next();
   const headers = rateLimitHeaders(result);
   if (!result.allowed) throw new ApiError("rate_limited", undefined, undefined, headers);
@@ -73,6 +79,26 @@ export const rateLimited = createMiddleware<AppEnv>(async (c, next) => {
   for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
 });
 documented(rateLimited, { errors: ["rate_limited"], headers: ["rateLimit"] });
+
+/** Refresh tokens that match no session, per network: a generous ceiling, not a login budget. */
+export const REFRESH_MISS_FACTOR = 10;
+
+/** Counts a refresh token that matched no live session; rate_limited once the network is over its ceiling. */
+export async function countRefreshMiss(c: Context<AppEnv>): Promise<void> {
+  const { config } = c.var.deps;
+  const result = await hitNetworkLimit(c, "refresh-miss", {
+    windowMs: config.rateLimitWindowMs,
+    max: config.rateLimitMaxRequests * REFRESH_MISS_FACTOR,
+  });
+  if (result && !result.allowed)
+    throw new ApiError("rate_limited", undefined, undefined, rateLimitHeaders(result));
+}
+
+function hitNetworkLimit(c: Context<AppEnv>, scope: string, settings: RateLimitSettings) {
+  const network = clientNetwork(clientOf(c).ip);
+  const key = { scope, appId: c.var.app.id, network };
+  return hitRateLimit(c.env.RATE_LIMITER, key, settings, c.var.deps.clock().getTime());
+}
 
 export function clientOf(c: Context<AppEnv>): Client {
   return {
@@ -84,20 +110,24 @@ export function clientOf(c: Context<AppEnv>): Client {
 /** The plain-valued context domain functions take. */
 export function authContext(c: Context<AppEnv>): AuthContext {
   const { deps } = c.var;
+  const client = clientOf(c);
+  const account = (email: string) => ({ appId: c.var.app.id, email });
+  const policy = {
+    ...ATTEMPT_POLICY,
+    threshold: deps.config.loginLockoutThreshold,
+    ceiling: deps.config.loginFailureCeiling,
+  };
   return {
     db: deps.db,
     config: deps.config,
     kv: c.env.REVOCATIONS,
     app: c.var.app,
-    client: clientOf(c),
+    client,
     now: deps.clock(),
     // Emails leave after the response; a failure is logged and audited by deliver().
     outbox: (email) =>
-      c.executionCtx.waitUntil(deliver(createMailer(deps.config), email, () => openWorkerDatabase(c.env))),
-    lockout: (email) =>
-      lockoutFor(c.env.RATE_LIMITER, c.var.app.id, email, {
-        ...LOCKOUT,
-        threshold: deps.config.loginLockoutThreshold,
-      }),
+      deps.defer(() => deliver(createMailer(deps.config), email, () => openWorkerDatabase(c.env))),
+    attempts: (email) => attemptGuard(c.env.RATE_LIMITER, account(email), clientNetwork(client.ip), policy),
+    clearAttempts: (email) => clearAttempts(c.env.RATE_LIMITER, account(email)),
   };
 }

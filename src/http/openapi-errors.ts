@@ -5,7 +5,7 @@
 import type { OpenAPIV3_1 } from "openapi-types";
 import * as z from "zod/mini";
 import { ERRORS, type ErrorCode } from "../errors";
-import { STATUS_TEXT } from "./openapi-parts";
+import { DOCUMENT_HEADERS, STATUS_TEXT } from "./openapi-parts";
 
 type ResponseObject = OpenAPIV3_1.ResponseObject;
 
@@ -34,6 +34,9 @@ function errorResponse(
   shared: ResponseObject["headers"],
 ): ResponseObject {
   const headers = { ...shared };
+  // A code that can exceed a rate-limit window may say so, wherever it is raised.
+  if (codes.some((code) => "rateLimit" in ERRORS[code]))
+    Object.assign(headers, Object.fromEntries(DOCUMENT_HEADERS.rateLimit));
   const retrying = codes.filter((code) => "retryAfter" in ERRORS[code]);
   if (retrying.length > 0) {
     const all = retrying.length === codes.length;

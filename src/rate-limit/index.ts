@@ -1,10 +1,16 @@
 /**
- * Rate limiting and login lockout through the RateLimiter Durable Object. Both fail open:
- * if the limiter cannot be reached the request is served and the failure logged, since an
- * outage of the limiter must not become an outage of sign-in.
+ * Rate limiting and password-attempt limits through the RateLimiter Durable Object.
+ * - The per-network rate limit fails open: an outage of the limiter must not become an
+ *   outage of sign-in, and the attempt limit below still bounds guessing.
+ * - The attempt limit fails closed: without it a password attempt would go unchecked, so the
+ *   caller answers 503 temporarily_unavailable instead.
  */
+import { ApiError } from "../errors";
 import { describeError, log } from "../log";
-import type { HitResult, LockoutPolicy, LockState, RateLimiter } from "./limiter";
+import { ATTEMPT_POLICY, type AttemptPolicy, type Reservation, type Settlement } from "./attempts";
+import type { HitResult, RateLimiter } from "./limiter";
+
+export { clientNetwork } from "./network";
 
 export type LimiterNamespace = DurableObjectNamespace<RateLimiter>;
 
@@ -13,15 +19,15 @@ export interface RateLimitSettings {
   max: number;
 }
 
-/** One shared counter per (app, client IP) for every credential endpoint. */
+/** One counter per (scope, app, client network); undefined when the limiter is unreachable. */
 export async function hitRateLimit(
   namespace: LimiterNamespace,
-  key: { appId: string; ip: string },
+  key: { scope: string; appId: string; network: string },
   settings: RateLimitSettings,
   nowMs: number,
 ): Promise<HitResult | undefined> {
   try {
-    const stub = namespace.get(namespace.idFromName(`ip:${key.appId}:${key.ip}`));
+    const stub = namespace.get(namespace.idFromName(`${key.scope}:${key.appId}:${key.network}`));
     return await stub.hit(nowMs, settings.windowMs, settings.max);
   } catch (error) {
     log.error("rate limiter unavailable; request served", describeError(error));
@@ -39,25 +45,71 @@ export function rateLimitHeaders(result: HitResult): Record<string, string> {
   return headers;
 }
 
-export const LOCKOUT: LockoutPolicy = { threshold: 5, baseDelayMs: 60_000, maxDelayMs: 15 * 60_000 };
+/** How long a client should wait when the attempt limit cannot be asked. */
+const UNAVAILABLE_RETRY_SECONDS = 5;
 
-/** The lockout of one (app, email), whether or not that email has an account. */
-export function lockoutFor(namespace: LimiterNamespace, appId: string, email: string, policy: LockoutPolicy) {
-  const stub = () => namespace.get(namespace.idFromName(`login:${appId}:${email}`));
-  const failOpen = async <T>(action: () => Promise<T>, fallback: T): Promise<T> => {
+/** A reserved password attempt; settle it exactly once with the outcome. */
+export interface Attempt {
+  settle(succeeded: boolean): Promise<Settlement | undefined>;
+}
+
+export type AttemptGuard = (nowMs: number) => Promise<Attempt>;
+
+/**
+ * The password attempts of one account (app, email) from one client network. Reserving
+ * throws too_many_attempts when the network is locked out, the account's ceiling is reached
+ * or enough attempts are already in flight, and temporarily_unavailable when the limiter
+ * cannot be reached.
+ */
+export function attemptGuard(
+  namespace: LimiterNamespace,
+  account: { appId: string; email: string },
+  network: string,
+  policy: AttemptPolicy = ATTEMPT_POLICY,
+): AttemptGuard {
+  const stub = () => namespace.get(namespace.idFromName(accountKey(account)));
+  return async (nowMs) => {
+    let reservation: Reservation;
     try {
-      return await action();
+      reservation = await stub().reserveAttempt(nowMs, network, policy);
     } catch (error) {
-      log.error("login lockout unavailable; attempt allowed", describeError(error));
-      return fallback;
+      log.error("password attempt limit unavailable; attempt refused", describeError(error));
+      throw new ApiError("temporarily_unavailable", undefined, undefined, {
+        "Retry-After": String(UNAVAILABLE_RETRY_SECONDS),
+      });
     }
-  };
-  const open: LockState = { locked: false, retryAfterSeconds: 0, failures: 0 };
-  return {
-    check: (nowMs: number) => failOpen(() => stub().checkLock(nowMs), open),
-    recordFailure: (nowMs: number) => failOpen(() => stub().recordLoginFailure(nowMs, policy), open),
-    clear: () => failOpen(() => stub().clearLock(), undefined),
+    if (!reservation.allowed) {
+      throw new ApiError("too_many_attempts", undefined, undefined, {
+        "Retry-After": String(reservation.retryAfterSeconds),
+      });
+    }
+    const { id } = reservation;
+    return {
+      settle: async (succeeded) => {
+        try {
+          return await stub().settleAttempt(nowMs, network, id, succeeded, policy);
+        } catch (error) {
+          // The reservation lapses on its own (PENDING_TTL_MS); the answer stands.
+          log.error("password attempt not recorded", describeError(error));
+          return undefined;
+        }
+      },
+    };
   };
 }
 
-export type Lockout = ReturnType<typeof lockoutFor>;
+/** Clears every lock and count of the account, from every network (after a password reset). */
+export async function clearAttempts(
+  namespace: LimiterNamespace,
+  account: { appId: string; email: string },
+): Promise<void> {
+  try {
+    await namespace.get(namespace.idFromName(accountKey(account))).clearAttempts();
+  } catch (error) {
+    log.error("could not clear password attempts", describeError(error));
+  }
+}
+
+function accountKey(account: { appId: string; email: string }): string {
+  return `login:${account.appId}:${account.email}`;
+}

@@ -3,10 +3,21 @@
  * serialised. Two uses share it:
  * - a sliding-window log (`hit`): at most `max` requests in any window of `windowMs` — the
  *   Workers rate-limit binding only knows 10 s and 60 s periods and is approximate;
- * - a login lockout (`checkLock` / `recordLoginFailure` / `clearLock`) with growing delays.
+ * - the password attempts of one account (`reserveAttempt` / `settleAttempt` /
+ *   `clearAttempts`), whose rules live in ./attempts.
  * Callers pass `now`, so the whole system runs on one clock (and tests can move it).
  */
 import { DurableObject } from "cloudflare:workers";
+import {
+  type AttemptPolicy,
+  type AttemptState,
+  emptyState,
+  idleUntilMs,
+  type Reservation,
+  reserve,
+  type Settlement,
+  settle,
+} from "./attempts";
 
 export interface HitResult {
   allowed: boolean;
@@ -16,24 +27,6 @@ export interface HitResult {
   retryAfterSeconds: number;
   /** Seconds until the window has room for the full limit again. */
   resetSeconds: number;
-}
-
-export interface LockState {
-  locked: boolean;
-  retryAfterSeconds: number;
-  /** Consecutive failures so far. */
-  failures: number;
-}
-
-interface LockRecord {
-  failures: number;
-  lockedUntilMs: number;
-}
-
-export interface LockoutPolicy {
-  threshold: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
 }
 
 export class RateLimiter extends DurableObject {
@@ -57,34 +50,44 @@ export class RateLimiter extends DurableObject {
     };
   }
 
-  async checkLock(nowMs: number): Promise<LockState> {
-    const record = await this.ctx.storage.get<LockRecord>("lock");
-    const failures = record?.failures ?? 0;
-    if (!record || record.lockedUntilMs <= nowMs) return { locked: false, retryAfterSeconds: 0, failures };
-    return { locked: true, retryAfterSeconds: Math.ceil((record.lockedUntilMs - nowMs) / 1000), failures };
+  /** Claims one password attempt from `network`, before the password is checked. */
+  async reserveAttempt(nowMs: number, network: string, policy: AttemptPolicy): Promise<Reservation> {
+    const state = await this.attempts();
+    const reservation = reserve(state, network, nowMs, policy, crypto.randomUUID());
+    if (reservation.allowed) await this.saveAttempts(state, nowMs, policy);
+    return reservation;
   }
 
-  /** Counts a consecutive failure; from the threshold on, each one locks for twice as long. */
-  async recordLoginFailure(nowMs: number, policy: LockoutPolicy): Promise<LockState> {
-    const record = (await this.ctx.storage.get<LockRecord>("lock")) ?? { failures: 0, lockedUntilMs: 0 };
-    record.failures += 1;
-    const over = record.failures - policy.threshold;
-    if (over >= 0) {
-      const delay = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** over);
-      record.lockedUntilMs = nowMs + delay;
-    }
-    await this.ctx.storage.put("lock", record);
-    // Forget the streak a day after its last failure.
-    await this.expireWhenIdleFor(Math.max(record.lockedUntilMs - nowMs, 0) + 86_400_000);
-    return this.checkLock(nowMs);
+  /** Records the outcome of a reserved attempt. */
+  async settleAttempt(
+    nowMs: number,
+    network: string,
+    id: string,
+    succeeded: boolean,
+    policy: AttemptPolicy,
+  ): Promise<Settlement> {
+    const state = await this.attempts();
+    const settlement = settle(state, network, id, succeeded, nowMs, policy);
+    await this.saveAttempts(state, nowMs, policy);
+    return settlement;
   }
 
-  async clearLock(): Promise<void> {
-    await this.ctx.storage.delete("lock");
+  /** Forgets every failure and lock of the account (after a completed password reset). */
+  async clearAttempts(): Promise<void> {
+    await this.ctx.storage.delete("attempts");
   }
 
   override async alarm(): Promise<void> {
     await this.ctx.storage.deleteAll();
+  }
+
+  private async attempts(): Promise<AttemptState> {
+    return (await this.ctx.storage.get<AttemptState>("attempts")) ?? emptyState();
+  }
+
+  private async saveAttempts(state: AttemptState, nowMs: number, policy: AttemptPolicy): Promise<void> {
+    await this.ctx.storage.put("attempts", state);
+    await this.expireWhenIdleFor(Math.max(0, idleUntilMs(state, policy) - nowMs));
   }
 
   /** Deletes this key's state once it has been idle that long (alarms run on real time). */

@@ -5,14 +5,16 @@
  */
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { login, register } from "../auth/accounts";
+import { register } from "../auth/accounts";
 import { changePassword, requestEmailToken, resetPassword, verifyEmail } from "../auth/email-flows";
-import { endSessions, listSessions, refreshSession } from "../auth/sessions";
+import { endSessions } from "../auth/end-sessions";
+import { login } from "../auth/login";
+import { listSessions, refreshSession } from "../auth/sessions";
 import { findUserForToken, toUserView } from "../auth/users";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { endpoint } from "../http/contract";
-import { authContext, rateLimited, requireUser, verifyLiveToken } from "../http/middleware";
+import { authContext, countRefreshMiss, rateLimited, requireUser, verifyLiveToken } from "../http/middleware";
 import { accepted, introspection, registration, sessions, tokens, userEnvelope } from "../http/schemas";
 
 const email = z
@@ -22,9 +24,19 @@ const password = z
   .string("must be a string")
   .check(z.meta({ description: "PASSWORD_MIN_LENGTH (8 unless configured) to 128 characters." }));
 const opaqueToken = z.string().check(z.minLength(1), z.maxLength(512));
+// Shown back to the user and to app backends; one line, no control or invisible format characters.
+const NAME_MAX_CHARACTERS = 100;
+const name = z.string().check(
+  z.trim(),
+  z.refine(
+    (text) => [...text].length <= NAME_MAX_CHARACTERS,
+    `must have at most ${NAME_MAX_CHARACTERS} characters`,
+  ),
+  z.regex(/^[^\p{C}\p{Zl}\p{Zp}]*$/u, "must be one line of printable characters"),
+);
 
 const schemas = {
-  register: z.object({ email, password, name: z.optional(z.string().check(z.trim(), z.maxLength(200))) }),
+  register: z.object({ email, password, name: z.optional(name) }),
   login: z.object({ email, password }),
   refresh: z.object({ refreshToken: opaqueToken }),
   logout: z.object({ refreshToken: z.optional(opaqueToken) }),
@@ -63,22 +75,29 @@ export const authRoutes = new Hono<AppEnv>()
       description: "An unknown email and a wrong password get the same answer, in the same time.",
       body: schemas.login,
       responses: { 200: tokens },
-      errors: ["invalid_credentials", "email_not_verified", "too_many_attempts"],
+      errors: ["invalid_credentials", "email_not_verified", "too_many_attempts", "temporarily_unavailable"],
     }),
     async (c) => c.json(await login(authContext(c), c.req.valid("json")), 200, NO_STORE),
   )
+  // Not a credential guess: budgeted per session (in the refresh statement), with only a
+  // ceiling per network for tokens that match no session.
   .post(
     "/refresh",
-    rateLimited,
     endpoint({
       summary: "Exchange a refresh token for a new pair",
       description: "Rotates: reusing a spent refresh token (past a short grace) ends the whole session.",
       body: schemas.refresh,
       responses: { 200: tokens },
-      errors: ["invalid_refresh_token", "refresh_token_expired", "refresh_token_reused"],
+      errors: ["invalid_refresh_token", "refresh_token_expired", "refresh_token_reused", "rate_limited"],
     }),
-    async (c) =>
-      c.json(await refreshSession(authContext(c), c.req.valid("json").refreshToken), 200, NO_STORE),
+    async (c) => {
+      try {
+        return c.json(await refreshSession(authContext(c), c.req.valid("json").refreshToken), 200, NO_STORE);
+      } catch (error) {
+        if (error instanceof ApiError && error.code === "invalid_refresh_token") await countRefreshMiss(c);
+        throw error;
+      }
+    },
   )
   .post(
     "/verify-email",
@@ -92,6 +111,7 @@ export const authRoutes = new Hono<AppEnv>()
     async (c) =>
       c.json({ user: await verifyEmail(authContext(c), c.req.valid("json").token) }, 200, NO_STORE),
   )
+  // Answered before any per-account work, so known and unknown addresses answer alike in time.
   .post(
     "/resend-verification",
     rateLimited,
@@ -102,7 +122,9 @@ export const authRoutes = new Hono<AppEnv>()
       responses: { 202: accepted },
     }),
     async (c) => {
-      await requestEmailToken(authContext(c), c.req.valid("json").email, "verify_email");
+      const ctx = authContext(c);
+      const { email } = c.req.valid("json");
+      c.var.deps.defer(() => requestEmailToken(ctx, email, "verify_email"));
       return c.json(ACCEPTED, 202, NO_STORE);
     },
   )
@@ -116,7 +138,9 @@ export const authRoutes = new Hono<AppEnv>()
       responses: { 202: accepted },
     }),
     async (c) => {
-      await requestEmailToken(authContext(c), c.req.valid("json").email, "reset_password");
+      const ctx = authContext(c);
+      const { email } = c.req.valid("json");
+      c.var.deps.defer(() => requestEmailToken(ctx, email, "reset_password"));
       return c.json(ACCEPTED, 202, NO_STORE);
     },
   )
@@ -141,13 +165,15 @@ export const authRoutes = new Hono<AppEnv>()
   )
   .post(
     "/change-password",
+    rateLimited,
     requireUser,
     endpoint({
       summary: "Change the password",
-      description: "Ends the user's other sessions.",
+      description:
+        "Ends the user's other sessions. Wrong current passwords count towards the account's lockout.",
       body: schemas.changePassword,
       responses: { 200: userEnvelope },
-      errors: ["invalid_credentials"],
+      errors: ["invalid_credentials", "too_many_attempts", "temporarily_unavailable"],
     }),
     async (c) => {
       const { sub, sid } = c.var.claims;

@@ -5,7 +5,8 @@ import path from "node:path";
 import pg from "pg";
 import { afterAll, inject } from "vitest";
 import { main } from "../../src/cli/main";
-import { applyMigrations } from "../../src/db/migrate";
+import { readMigrationFiles } from "../../src/cli/migrations";
+import { applyMigrations, MIGRATIONS_DIR } from "../../src/db/migrate";
 import { createScratchDatabase, type ScratchDatabase } from "../../test/support/scratch-database";
 
 export interface GravyResult {
@@ -15,6 +16,9 @@ export interface GravyResult {
 }
 
 export type Env = Record<string, string | undefined>;
+
+/** How many migrations the project has: a migrated database reports them all applied. */
+export const MIGRATIONS = readMigrationFiles(MIGRATIONS_DIR).length;
 
 /** Runs `gravy <argv>` with exactly these variables, in an empty working folder by default. */
 export async function gravy(argv: string[], env: Env, cwd?: string): Promise<GravyResult> {

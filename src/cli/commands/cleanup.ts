@@ -10,7 +10,7 @@ export const cleanupCommand: Command = {
   details: "Deletes in bounded batches, like the scheduled job, and records the run for `gravy db health`.",
   async run(ctx) {
     const target = databaseTarget(ctx.io.env);
-    const result = await withDatabase(target, (handle) => runCleanup(handle.db, { now: new Date() }));
+    const result = await withDatabase(target, (handle) => runCleanup(handle.db));
     if (ctx.json) return writeJson(ctx.io, result);
     const { counts } = result;
     const rows = [

@@ -1,0 +1,100 @@
+/**
+ * Sign-in with a password. An unknown email is answered exactly like a wrong password, after
+ * the same hashing work; every attempt is reserved with the account's attempt limit first.
+ */
+import { sql } from "drizzle-orm";
+import { AUDIT_COLUMNS, auditValues } from "../audit";
+import { ApiError } from "../errors";
+import type { Attempt } from "../rate-limit";
+import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from "./passwords";
+import type { AuthContext, TokenResponse } from "./session-context";
+import { type Issue, newSessionRow, planIssue, REFRESH_COLUMNS, tokenResponse } from "./sessions";
+import { normaliseEmail, userFromSql } from "./users";
+
+export interface LoginInput {
+  email: string;
+  password: string;
+}
+
+export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenResponse> {
+  checkPasswordPolicy(input.password, 1);
+  const email = normaliseEmail(input.email);
+  // Reserved before any hashing (so parallel guesses are counted), and keyed by email whether
+  // or not it has an account (so a lockout reveals nothing).
+  const attempt = await ctx.attempts?.(email)(ctx.now.getTime());
+  const found = await ctx.db.execute(sql`
+    select id, app_id, email, email_verified, name, created_at, password_hash
+    from users where email = ${email} and app_id = ${ctx.app.id}`);
+  const row = found.rows[0];
+  // Hash anyway for unknown emails: both failures must cost the same time.
+  const verdict = row
+    ? await verifyPassword(input.password, String(row.password_hash))
+    : { ok: await verifyAgainstDummy(input.password), needsRehash: false };
+  const user = row && verdict.ok ? userFromSql(row) : undefined;
+  if (!user) return refuseLogin(ctx, email, row ? String(row.id) : null, attempt);
+  if (ctx.config.requireEmailVerification && !user.emailVerified) {
+    await attempt?.settle(true);
+    throw new ApiError("email_not_verified");
+  }
+
+  const issue = planIssue(ctx);
+  // Upgrade a hash made with weaker parameters while we hold the plaintext.
+  const rehash = verdict.needsRehash ? await hashPassword(input.password) : undefined;
+  if (!(await startSession(ctx, user.id, String(row?.password_hash), rehash, issue))) {
+    // The password changed while this one was being checked: it is no longer the password.
+    return refuseLogin(ctx, email, user.id, attempt);
+  }
+  await attempt?.settle(true);
+  return tokenResponse(ctx, user, issue);
+}
+
+/**
+ * Creates the session, and stores the upgraded hash, only if the hash that was verified is
+ * still the user's: the share lock (exclusive when rehashing) on the user's row orders this
+ * against a password reset or change, which ends sessions in the same transaction.
+ */
+async function startSession(
+  ctx: AuthContext,
+  userId: string,
+  verifiedHash: string,
+  rehash: string | undefined,
+  issue: Issue,
+): Promise<boolean> {
+  const rehashed = rehash
+    ? sql`, rehashed as (
+        update users set password_hash = ${rehash}, updated_at = ${ctx.now} where id in (select id from current))`
+    : sql``;
+  const result = await ctx.db.execute(sql`
+    with current as (
+      select id from users where id = ${userId}::uuid and password_hash = ${verifiedHash}
+      ${rehash ? sql`for update` : sql`for share`}
+    ) ${rehashed}, session as (
+      insert into refresh_tokens (${REFRESH_COLUMNS}) select ${newSessionRow(ctx, issue, sql`id`)} from current
+    ), audited as (
+      insert into audit (${AUDIT_COLUMNS})
+      select ${auditValues("login_succeeded", ctx.app.id, sql`id`, ctx.client, ctx.now)} from current
+    )
+    select count(*)::int as started from current`);
+  return result.rows[0]?.started === 1;
+}
+
+/** Records the failure (and a lock it causes) and answers invalid_credentials. */
+async function refuseLogin(
+  ctx: AuthContext,
+  email: string,
+  userId: string | null,
+  attempt: Attempt | undefined,
+): Promise<never> {
+  const after = await attempt?.settle(false);
+  const reason = userId ? "wrong_password" : "unknown_email";
+  const lockedNow = sql`, (${auditValues("account_locked", ctx.app.id, userId, ctx.client, ctx.now, {
+    email,
+    failures: after?.failures,
+    lockedForSeconds: after?.retryAfterSeconds,
+  })})`;
+  await ctx.db.execute(sql`
+    insert into audit (${AUDIT_COLUMNS})
+    values (${auditValues("login_failed", ctx.app.id, userId, ctx.client, ctx.now, { email, reason })})
+    ${after?.lockedNow ? lockedNow : sql``}`);
+  throw new ApiError("invalid_credentials");
+}
