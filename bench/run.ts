@@ -8,9 +8,9 @@
  */
 import { type Counts, countOperations } from "./lib/counts";
 import { createWorkDir, type Servers, startDatabase, startWorkers, workerVariables } from "./lib/environment";
-import { createFixtures } from "./lib/fixtures";
+import { createFixtures, type Fixtures } from "./lib/fixtures";
 import { timeHashing } from "./lib/hashing";
-import { type LoadSettings, measure } from "./lib/load";
+import { type LoadFigures, type LoadSettings, measure } from "./lib/load";
 import { cleanUp, cleanUpOnSignals, logTail } from "./lib/processes";
 import {
   describeMachine,
@@ -20,13 +20,14 @@ import {
   type ScenarioResult,
   writeResults,
 } from "./lib/report";
+import { type MemoryReading, measureRequestCpu, sampleMemoryDuring } from "./lib/runtime";
 import { buildScenarios } from "./lib/scenarios";
 import { buildWorker, measureSdk } from "./lib/sizes";
 
-const FULL = { connections: 10, warmupSeconds: 3, seconds: 10, hashSamples: 9 };
-const QUICK = { connections: 10, warmupSeconds: 1, seconds: 3, hashSamples: 3 };
+const FULL = { connections: 10, warmupSeconds: 3, seconds: 10, hashSamples: 9, cpuLogins: 20 };
+const QUICK = { connections: 10, warmupSeconds: 1, seconds: 3, hashSamples: 3, cpuLogins: 5 };
 
-type Settings = LoadSettings & { hashSamples: number };
+type Settings = LoadSettings & { hashSamples: number; cpuLogins: number };
 
 async function run(settings: Settings): Promise<Results> {
   const dir = await createWorkDir();
@@ -37,13 +38,19 @@ async function run(settings: Settings): Promise<Results> {
   const turkey = await buildWorker(dir, "turkey", "wrangler.toml");
   const ceiling = await buildWorker(dir, "ceiling", "bench/ceiling/wrangler.toml");
   step("counting run in the workers pool: SQL statements and KV reads per operation");
-  const counts = await countOperations(dir, database, vars);
+  const { counts, wasm } = await countOperations(dir, database, vars);
   // Alone and before the load, so that nothing else competes for the CPU meanwhile.
   step("password hashing inside workerd");
   const hashMs = await timeHashing(dir, settings.hashSamples);
-  step("wrangler dev: Turkey and the ceiling worker");
+  step("wrangler dev: Turkey, Turkey with PASSWORD_HASH=scrypt, and the ceiling worker");
   const servers = await startWorkers(dir, database, vars, { turkey, ceiling });
-  const scenarios = await loadAll(servers, counts, settings);
+  const fixtures = await createFixtures(servers.turkeyUrl, servers.turkeyScryptUrl, settings.connections * 2);
+  const { scenarios, memory } = await loadAll(servers, fixtures, counts, settings);
+  step(`CPU per request: ${settings.cpuLogins} logins and health checks one at a time, per Turkey`);
+  const requestCpu = {
+    argon2id: await measureRequestCpu(servers.turkey, fixtures.email, settings.cpuLogins),
+    scrypt: await measureRequestCpu(servers.turkeyScrypt, fixtures.scryptEmail, settings.cpuLogins),
+  };
   step("SDK size");
   const sdkGzipBytes = await measureSdk();
   return {
@@ -52,20 +59,32 @@ async function run(settings: Settings): Promise<Results> {
     settings,
     scenarios,
     hashMs,
+    requestCpu,
+    memory: { ...memory, wasm },
     bundleBytes: turkey.bytes,
     bundleGzipBytes: turkey.gzipBytes,
     sdkGzipBytes,
   };
 }
 
-/** Every scenario in turn, the ceiling first: the others are reported relative to it. */
-async function loadAll(servers: Servers, counts: Counts, settings: LoadSettings): Promise<ScenarioResult[]> {
-  // Two sessions per connection: a refresh chain lost to an error never starves the rest.
-  const fixtures = await createFixtures(servers.turkeyUrl, settings.connections * 2);
+/**
+ * Every scenario in turn, the ceiling first: the others are reported relative to it. The
+ * isolate's memory is sampled while `login` runs its ten concurrent connections.
+ */
+async function loadAll(
+  servers: Servers,
+  fixtures: Fixtures,
+  counts: Counts,
+  settings: LoadSettings,
+): Promise<{ scenarios: ScenarioResult[]; memory: MemoryReading }> {
   const results: ScenarioResult[] = [];
+  let memory: MemoryReading | undefined;
   for (const scenario of buildScenarios(servers, fixtures)) {
     step(`load: ${scenario.name}`);
-    const figures = await measure(scenario, settings);
+    let figures: LoadFigures;
+    if (scenario.name === "login")
+      [figures, memory] = await sampleMemoryDuring(servers.turkey, measure(scenario, settings));
+    else figures = await measure(scenario, settings);
     const counted = scenario.name === "ceiling" ? undefined : counts.get(scenario.name);
     results.push({
       name: scenario.name,
@@ -78,7 +97,8 @@ async function loadAll(servers: Servers, counts: Counts, settings: LoadSettings)
   if (results.some((result) => result.errors > 0)) {
     console.error(`Turkey's last log lines:\n${logTail(servers.turkeyLogFile)}`);
   }
-  return results;
+  if (!memory) throw new Error("the login scenario did not run");
+  return { scenarios: results, memory };
 }
 
 function describeFailure(scenario: ScenarioResult): string[] {

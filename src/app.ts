@@ -91,7 +91,12 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     async (c) => {
       const { deps } = c.var;
       const databaseKey = c.env.HYPERDRIVE?.connectionString ?? c.env.DATABASE_URL ?? "";
-      const database = await checkDatabaseCached(databaseKey, () => deps.db, deps.clock().getTime());
+      const database = await checkDatabaseCached(
+        databaseKey,
+        () => deps.db,
+        deps.config,
+        deps.clock().getTime(),
+      );
       const uptimeSeconds = Math.floor((Date.now() - (startedAtMs ?? Date.now())) / 1000);
       const report: Health = {
         status: database.connected ? "healthy" : "unhealthy",
@@ -100,6 +105,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
         uptimeSeconds,
         version: VERSION,
         lastCleanupAt: (database.connected && database.lastCleanupAt?.toISOString()) || null,
+        ...(database.connected ? { cleanupBacklog: database.backlog } : {}),
       };
       return c.json(report, database.connected ? 200 : 503, { "Cache-Control": "no-store" });
     },

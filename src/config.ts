@@ -36,7 +36,25 @@ export interface Config {
   loginFailureCeiling: number;
   /** No session outlives this, however often it is refreshed. */
   sessionMaxAgeSeconds: number;
+  /** Audit rows are deleted after this many days; 0 keeps them forever. */
+  auditRetentionDays: number;
+  /** The email a failed sign-in attempted is kept in the audit this many days. */
+  auditPiiDays: number;
   requireEmailVerification: boolean;
+  passwordHashing: PasswordHashingConfig;
+}
+
+/** How new password hashes are made; parameters at or above OWASP's (the defaults). */
+export interface PasswordHashingConfig {
+  algorithm: "argon2id" | "scrypt";
+  /** Memory in KiB, passes, lanes. */
+  argon2: { m: number; t: number; p: number };
+  /** log2 N, block size, parallelism. */
+  scrypt: { ln: number; r: number; p: number };
+  /** Server-side secret mixed into new hashes (HMAC-SHA-256 before the KDF). */
+  pepper: string | undefined;
+  /** The pepper before a rotation: its hashes still verify, and are rehashed at login. */
+  previousPepper: string | undefined;
 }
 
 /** Raised when the variables cannot make a valid configuration; names keys, never values. */
@@ -88,6 +106,11 @@ const duration = (fallback: string) =>
     }),
   );
 
+const pepper = z.pipe(
+  optionalText,
+  z.optional(z.string().check(z.minLength(32, "must have at least 32 characters"))),
+);
+
 const flag = (fallback: "true" | "false") =>
   z._default(z.enum(["true", "false"], "must be true or false"), fallback);
 
@@ -103,6 +126,8 @@ const schema = z.object({
   DB_POOL_MIN: integer(2, 0, 1000),
   DB_POOL_MAX: integer(10, 1, 1000),
   CLEANUP_INTERVAL_HOURS: integer(24, 1, 24 * 365),
+  AUDIT_RETENTION_DAYS: integer(400, 0, 36_500),
+  AUDIT_PII_DAYS: integer(30, 1, 36_500),
   JWT_SECRET: z.string("is required").check(z.minLength(1, "is required")),
   JWT_PRIVATE_KEY: z.pipe(
     optionalText,
@@ -139,6 +164,16 @@ const schema = z.object({
   LOGIN_FAILURE_CEILING: integer(100, 1, 100_000),
   SESSION_MAX_AGE: duration("30d"),
   REQUIRE_EMAIL_VERIFICATION: flag("false"),
+  PASSWORD_HASH: z._default(z.enum(["argon2id", "scrypt"], "must be argon2id or scrypt"), "argon2id"),
+  // Upward only from the defaults, and at most 64 MiB per hash in a 128 MB isolate.
+  PASSWORD_ARGON2_MEMORY_KIB: integer(19_456, 19_456, 65_536),
+  PASSWORD_ARGON2_ITERATIONS: integer(2, 2, 16),
+  PASSWORD_ARGON2_PARALLELISM: integer(1, 1, 16),
+  PASSWORD_SCRYPT_LOG_N: integer(14, 14, 16),
+  PASSWORD_SCRYPT_R: integer(8, 8, 32),
+  PASSWORD_SCRYPT_P: integer(5, 5, 64),
+  PASSWORD_PEPPER: pepper,
+  PASSWORD_PEPPER_PREVIOUS: pepper,
 });
 
 /** Every variable the configuration reads. */
@@ -172,9 +207,11 @@ export function parseConfig(variables: Variables): Config {
     loginFailureCeiling: v.LOGIN_FAILURE_CEILING,
     sessionMaxAgeSeconds: v.SESSION_MAX_AGE,
     requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION === "true",
+    passwordHashing: passwordHashingFields(v),
   };
   assertConsistent(config);
   assertLifetimesOrdered(config);
+  assertHashFits(config.passwordHashing);
   if (config.nodeEnv === "production") assertProductionSafe(config);
   return config;
 }
@@ -197,17 +234,23 @@ function assertLifetimesOrdered(config: Config): void {
 
 const SSL_REQUIRED = "DATABASE_URL must include sslmode=require in production";
 
-export type DatabaseConfig = Pick<Config, "nodeEnv" | "databaseUrl" | "dbPoolMin" | "dbPoolMax">;
+export type DatabaseConfig = Pick<
+  Config,
+  "nodeEnv" | "databaseUrl" | "dbPoolMin" | "dbPoolMax" | "auditRetentionDays" | "auditPiiDays"
+>;
 
 const databaseSchema = z.pick(schema, {
   NODE_ENV: true,
   DATABASE_URL: true,
   DB_POOL_MIN: true,
   DB_POOL_MAX: true,
+  AUDIT_RETENTION_DAYS: true,
+  AUDIT_PII_DAYS: true,
 });
 
 /**
- * The database settings alone, for Node tools that never sign a token (`gravy db …`): they
+ * The database settings (and the retention the cleanup applies) alone, for Node tools that
+ * never sign a token (`gravy db …`): they
  * must not demand JWT_SECRET or Mailgun, but production still insists on TLS to the database.
  */
 export function parseDatabaseConfig(variables: Variables): DatabaseConfig {
@@ -225,7 +268,33 @@ function databaseFields(v: z.output<typeof databaseSchema>): DatabaseConfig {
     databaseUrl: v.DATABASE_URL,
     dbPoolMin: v.DB_POOL_MIN,
     dbPoolMax: v.DB_POOL_MAX,
+    auditRetentionDays: v.AUDIT_RETENTION_DAYS,
+    auditPiiDays: v.AUDIT_PII_DAYS,
   };
+}
+
+function passwordHashingFields(v: z.output<typeof schema>): PasswordHashingConfig {
+  return {
+    algorithm: v.PASSWORD_HASH,
+    argon2: {
+      m: v.PASSWORD_ARGON2_MEMORY_KIB,
+      t: v.PASSWORD_ARGON2_ITERATIONS,
+      p: v.PASSWORD_ARGON2_PARALLELISM,
+    },
+    scrypt: { ln: v.PASSWORD_SCRYPT_LOG_N, r: v.PASSWORD_SCRYPT_R, p: v.PASSWORD_SCRYPT_P },
+    pepper: v.PASSWORD_PEPPER,
+    previousPepper: v.PASSWORD_PEPPER_PREVIOUS,
+  };
+}
+
+/** scrypt holds 128·N·r bytes per hash; like Argon2's, that must stay within 64 MiB. */
+function assertHashFits({ scrypt }: PasswordHashingConfig): void {
+  if (128 * 2 ** scrypt.ln * scrypt.r > 64 * 2 ** 20) {
+    throw new ConfigError(
+      ["PASSWORD_SCRYPT_LOG_N", "PASSWORD_SCRYPT_R"],
+      "PASSWORD_SCRYPT_LOG_N and PASSWORD_SCRYPT_R must keep 128·2^N·r within 64 MiB",
+    );
+  }
 }
 
 function validate<S extends z.ZodMiniObject>(shape: S, variables: Variables): z.output<S> {

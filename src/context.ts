@@ -16,7 +16,7 @@ export type Clock = () => Date;
 export interface AppOptions {
   clock?: Clock;
   /** Called for each SQL statement, to count round trips. */
-  onQuery?: (sql: string) => void;
+  onQuery?: (sql: string, params: unknown[]) => void;
 }
 
 export interface Deps {

@@ -1,6 +1,7 @@
 /** Health reporting: a real round trip to the database, and how long this isolate has served. */
 
-import { lastCleanupAt } from "./cron/cleanup";
+import { type CleanupCounts, cleanupStatus } from "./cron/cleanup";
+import type { RetentionSettings } from "./cron/retention";
 import type { Database } from "./db";
 
 const HEALTH_QUERY_TIMEOUT_MS = 3000;
@@ -16,18 +17,22 @@ export interface Health {
   version: string;
   /** When the cleanup job last completed (ISO time), or null if it never ran. */
   lastCleanupAt: string | null;
+  /** Rows past retention waiting for the cleanup, per rule (each counted up to 10,000). */
+  cleanupBacklog?: Partial<CleanupCounts>;
 }
 
-export type DatabaseCheck = { connected: true; lastCleanupAt: Date | undefined } | { connected: false };
+export type DatabaseCheck =
+  | { connected: true; lastCleanupAt: Date | undefined; backlog: Partial<CleanupCounts> }
+  | { connected: false };
 
-/** One real query (the last cleanup run) that must answer within the timeout. */
-export async function checkDatabase(db: Database): Promise<DatabaseCheck> {
+/** One real query (the cleanup's status) that must answer within the timeout. */
+export async function checkDatabase(db: Database, retention: RetentionSettings): Promise<DatabaseCheck> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<DatabaseCheck>((resolve) => {
     timer = setTimeout(() => resolve({ connected: false }), HEALTH_QUERY_TIMEOUT_MS);
   });
-  const ping = lastCleanupAt(db).then(
-    (at): DatabaseCheck => ({ connected: true, lastCleanupAt: at }),
+  const ping = cleanupStatus(db, retention).then(
+    (status): DatabaseCheck => ({ connected: true, lastCleanupAt: status.lastAt, backlog: status.backlog }),
     (): DatabaseCheck => ({ connected: false }),
   );
   try {
@@ -41,11 +46,12 @@ export async function checkDatabase(db: Database): Promise<DatabaseCheck> {
 export async function checkDatabaseCached(
   databaseKey: string,
   db: () => Database,
+  retention: RetentionSettings,
   nowMs: number,
 ): Promise<DatabaseCheck> {
   const recent = recentChecks.get(databaseKey);
   if (recent && recent.untilMs > nowMs) return recent.check;
-  const check = await checkDatabase(db());
+  const check = await checkDatabase(db(), retention);
   if (recentChecks.size > 100) recentChecks.clear();
   recentChecks.set(databaseKey, { check, untilMs: nowMs + HEALTH_CACHE_MS });
   return check;

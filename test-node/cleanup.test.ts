@@ -53,7 +53,15 @@ describe("db cleanup", () => {
       ["db", "cleanup"],
       env,
     );
-    expect(result.counts).toEqual({ revokedJti: 3, refreshTokens: 2, emailTokens: 2 });
+    expect(result.counts).toEqual({
+      revokedJti: 3,
+      refreshTokensExpired: 1,
+      refreshTokensRevoked: 1,
+      emailTokensUsed: 1,
+      emailTokensExpired: 1,
+      auditPii: 0,
+      auditExpired: 0,
+    });
     expect(result.incomplete).toBe(false);
 
     const left = async (table: string, column: string) =>
@@ -68,7 +76,7 @@ describe("db cleanup", () => {
   it("prints a table, and records each run in the audit trail", async () => {
     const result = await gravy(["db", "cleanup"], env);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/revoked_jti\s+0\n/);
+    expect(result.stdout).toMatch(/revoked_jti\s+revocations of expired tokens\s+0\n/);
     expect(result.stdout).toMatch(/Cleanup completed on .* in \d+ ms\./);
     const [run] = await query<{ count: number }>(
       url,

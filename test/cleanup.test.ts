@@ -7,7 +7,7 @@ import { isCleanupDue } from "../src/cron/index";
 import { openWorkerDatabase } from "../src/db";
 import worker from "../src/index";
 import { forgetRevocations } from "../src/revocation";
-import { client, createTestApp, errorCode } from "./support/fixtures";
+import { client, createTestApp, errorCode, manualClock } from "./support/fixtures";
 import { bindings, openTestDatabase, postJson, send } from "./support/worker";
 
 // Cleanup judges expiry by the database's clock. Other files share the database, but their
@@ -37,9 +37,17 @@ async function exec(text: string) {
   }
 }
 
+const RETENTION = { auditRetentionDays: 400, auditPiiDays: 30 };
+
 async function seed(tag: string) {
-  const refresh = (suffix: string, expires: string, revoked: string | null) =>
-    `('${appId}', '${userId}', gen_random_uuid(), '${tag}-${suffix}', 'jti', '${expires}', '${hoursAgo(48)}',
+  const session = crypto.randomUUID();
+  const refresh = (
+    suffix: string,
+    expires: string,
+    revoked: string | null,
+    sessionId = "gen_random_uuid()",
+  ) =>
+    `('${appId}', '${userId}', ${sessionId}, '${tag}-${suffix}', 'jti', '${expires}', '${hoursAgo(48)}',
       '${expires}', ${revoked ? `'${revoked}'` : "null"}, '${hoursAgo(48)}')`;
   await exec(`
     insert into revoked_jti (jti, app_id, user_id, expires_at) values
@@ -50,37 +58,70 @@ async function seed(tag: string) {
       ${refresh("expired", hoursAgo(1), null)},
       ${refresh("revoked-long-ago", hoursAhead(100), hoursAgo(25))},
       ${refresh("revoked-recently", hoursAhead(100), hoursAgo(2))},
-      ${refresh("live", hoursAhead(100), null)};
+      ${refresh("live", hoursAhead(100), null)},
+      ${refresh("spent-of-live-session", hoursAgo(1), null, `'${session}'`)},
+      ${refresh("newest-of-live-session", hoursAhead(100), null, `'${session}'`)};
     insert into email_tokens (app_id, user_id, kind, token_hash, expires_at, used_at) values
       ('${appId}', '${userId}', 'verify_email', '${tag}-used', '${hoursAhead(1)}', '${hoursAgo(1)}'),
       ('${appId}', '${userId}', 'reset_password', '${tag}-expired', '${hoursAgo(1)}', null),
-      ('${appId}', '${userId}', 'reset_password', '${tag}-live', '${hoursAhead(1)}', null);`);
+      ('${appId}', '${userId}', 'reset_password', '${tag}-live', '${hoursAhead(1)}', null);
+    insert into audit (app_id, event, details, created_at) values
+      ('${appId}', '${tag}-ancient', '{}', '${hoursAgo(401 * 24)}'),
+      ('${appId}', '${tag}-old-failure', '{"email":"${tag}@example.com","reason":"wrong_password"}', '${hoursAgo(31 * 24)}'),
+      ('${appId}', '${tag}-new-failure', '{"email":"${tag}@example.com","reason":"wrong_password"}', '${hoursAgo(1)}');`);
 }
 
 async function remaining(tag: string) {
   const rows = await exec(`
     select jti as id from revoked_jti where jti like '${tag}-%'
     union all select token_hash from refresh_tokens where token_hash like '${tag}-%'
-    union all select token_hash from email_tokens where token_hash like '${tag}-%'`);
+    union all select token_hash from email_tokens where token_hash like '${tag}-%'
+    union all select event || coalesce(':' || (details->>'email'), '') from audit where event like '${tag}-%'`);
   return rows.map((row) => String(row.id)).sort();
 }
 
+async function withDatabase<T>(work: (db: ReturnType<typeof openWorkerDatabase>["db"]) => Promise<T>) {
+  const handle = openWorkerDatabase(bindings);
+  try {
+    return await work(handle.db);
+  } finally {
+    await handle.close();
+  }
+}
+
 describe("runCleanup", () => {
-  it("removes exactly the expired rows and keeps the live ones", async () => {
+  it("removes exactly the rows past retention, redacts old emails, keeps the rest", async () => {
     await seed("exact");
-    const handle = openWorkerDatabase(bindings);
-    try {
-      const result = await runCleanup(handle.db);
-      expect(result.counts.revokedJti).toBeGreaterThanOrEqual(1);
-      expect(result.counts.refreshTokens).toBeGreaterThanOrEqual(2);
-      expect(result.counts.emailTokens).toBeGreaterThanOrEqual(2);
-      expect(result.incomplete).toBe(false);
-    } finally {
-      await handle.close();
+    const result = await withDatabase((db) => runCleanup(db, RETENTION));
+    expect(result.incomplete).toBe(false);
+    for (const key of [
+      "revokedJti",
+      "refreshTokensExpired",
+      "refreshTokensRevoked",
+      "auditExpired",
+      "auditPii",
+    ]) {
+      expect(result.counts[key as keyof typeof result.counts]).toBeGreaterThanOrEqual(1);
     }
     expect(await remaining("exact")).toEqual(
-      ["exact-jti-live", "exact-live", "exact-revoked-recently", "exact-live"].sort(),
+      [
+        "exact-jti-live",
+        "exact-live",
+        "exact-live",
+        "exact-revoked-recently",
+        // Spent, but its session is live: reuse detection still needs it.
+        "exact-spent-of-live-session",
+        "exact-newest-of-live-session",
+        "exact-old-failure",
+        "exact-new-failure:exact@example.com",
+      ].sort(),
     );
+  });
+
+  it("keeps the audit forever with AUDIT_RETENTION_DAYS=0", async () => {
+    await seed("forever");
+    await withDatabase((db) => runCleanup(db, { ...RETENTION, auditRetentionDays: 0 }));
+    expect(await remaining("forever")).toContain("forever-ancient");
   });
 
   it("logs one structured line with the counts", async () => {
@@ -88,21 +129,17 @@ describe("runCleanup", () => {
     vi.spyOn(console, "log").mockImplementation((line: unknown) => {
       lines.push(String(line));
     });
-    const handle = openWorkerDatabase(bindings);
-    try {
-      await runCleanup(handle.db);
-    } finally {
-      await handle.close();
-    }
+    await withDatabase((db) => runCleanup(db, RETENTION));
     const line = lines.find((text) => text.includes("Cleanup job completed"));
-    expect(line).toBeDefined();
     expect(JSON.parse(line ?? "{}")).toMatchObject({
       level: "info",
       message: "Cleanup job completed",
       revokedJti: expect.any(Number),
-      refreshTokens: expect.any(Number),
-      emailTokens: expect.any(Number),
+      refreshTokensExpired: expect.any(Number),
+      emailTokensUsed: expect.any(Number),
+      auditPii: expect.any(Number),
       durationMs: expect.any(Number),
+      incomplete: false,
     });
   });
 
@@ -112,11 +149,11 @@ describe("runCleanup", () => {
     const deletes: string[] = [];
     const handle = openWorkerDatabase(bindings, {
       onQuery: (sql) => {
-        if (sql.startsWith('\n      delete from "revoked_jti"')) deletes.push(sql);
+        if (sql.startsWith('delete from "revoked_jti"')) deletes.push(sql);
       },
     });
     try {
-      const result = await runCleanup(handle.db, { batchSize: 10_000 });
+      const result = await runCleanup(handle.db, { ...RETENTION, batchSize: 10_000 });
       expect(result.counts.revokedJti).toBeGreaterThanOrEqual(100_000);
       expect(deletes.length).toBeGreaterThanOrEqual(11);
     } finally {
@@ -127,22 +164,49 @@ describe("runCleanup", () => {
     ]);
   });
 
-  it("stops at the batch budget and says the run was incomplete", async () => {
+  it("stops at its budget, records the run as incomplete, and the next tick continues it", async () => {
+    await forgetCleanupRuns();
     await exec(`insert into revoked_jti (jti, app_id, expires_at)
       select 'budget-' || i, '${appId}', '${hoursAgo(2)}' from generate_series(1, 30) as i`);
-    const handle = openWorkerDatabase(bindings);
-    try {
-      const result = await runCleanup(handle.db, { batchSize: 10, maxBatchesPerTable: 2 });
-      expect(result.incomplete).toBe(true);
-      expect(result.counts.revokedJti).toBe(20);
-    } finally {
-      await handle.close();
-    }
+    const result = await withDatabase((db) => runCleanup(db, { ...RETENTION, batchSize: 10, maxBatches: 2 }));
+    expect(result.incomplete).toBe(true);
+    expect(result.counts.revokedJti).toBe(20);
+    const events = await exec("select event from audit where event like 'cleanup_%'");
+    expect(events).toEqual([{ event: "cleanup_incomplete" }]);
+    const later = manualClock(new Date(Date.now() + 3_600_000)); // past /health's isolate cache
+    const health = (await (await send(createApp({ clock: later.now }), "/health")).json()) as {
+      lastCleanupAt: string | null;
+    };
+    expect(health.lastCleanupAt).toBeNull();
+
+    // The next minute's tick runs at once (the interval has not passed), and catches up.
+    await tick(new Date());
+    expect(await exec("select count(*)::int as n from revoked_jti where jti like 'budget-%'")).toEqual([
+      { n: 0 },
+    ]);
+    const latest = await exec(
+      "select event from audit where event like 'cleanup_%' order by created_at desc limit 1",
+    );
+    expect(latest).toEqual([{ event: "cleanup_completed" }]);
+  });
+
+  it("shows the backlog in /health, rows past retention counted per rule", async () => {
+    await exec(`insert into revoked_jti (jti, app_id, expires_at)
+      select 'backlog-' || i, '${appId}', '${hoursAgo(2)}' from generate_series(1, 25) as i`);
+    const clock = manualClock(new Date(Date.now() + 86_400_000)); // past /health's isolate cache
+    const health = (await (await send(createApp({ clock: clock.now }), "/health")).json()) as {
+      cleanupBacklog: Record<string, number>;
+    };
+    expect(health.cleanupBacklog.revokedJti).toBeGreaterThanOrEqual(25);
+    expect(Object.keys(health.cleanupBacklog)).toEqual(
+      expect.arrayContaining(["refreshTokensExpired", "auditPii"]),
+    );
+    await withDatabase((db) => runCleanup(db, RETENTION));
   });
 });
 
 /** Forgets every recorded cleanup run (only this file runs cleanups), so the next tick is due. */
-const forgetCleanupRuns = () => exec("delete from audit where event = 'cleanup_completed'");
+const forgetCleanupRuns = () => exec("delete from audit where event like 'cleanup_%'");
 
 async function tick(at: Date) {
   const ctx = createExecutionContext();
@@ -154,14 +218,7 @@ describe("whose clock", () => {
   it("never deletes a live revocation, however far ahead the caller's clock runs", async () => {
     await seed("clock");
     await forgetCleanupRuns();
-    const ctx = createExecutionContext();
-    // A tick whose clock is decades ahead (and a cleanup that is due by that clock).
-    const controller = createScheduledController({
-      cron: "* * * * *",
-      scheduledTime: new Date("2200-01-01"),
-    });
-    await worker.scheduled(controller, bindings, ctx);
-    await waitOnExecutionContext(ctx);
+    await tick(new Date("2200-01-01")); // a tick whose clock is far ahead, with a cleanup due
     const left = await remaining("clock");
     expect(left).toContain("clock-jti-live");
     expect(left).toContain("clock-live");
@@ -190,7 +247,10 @@ describe("the schedule", () => {
     await tick(new Date());
     await tick(new Date());
     expect(runs()).toBe(1);
-    const health = (await (await send(createApp(), "/health")).json()) as { lastCleanupAt: string };
+    const later = manualClock(new Date(Date.now() + 7_200_000)); // past /health's isolate cache
+    const health = (await (await send(createApp({ clock: later.now }), "/health")).json()) as {
+      lastCleanupAt: string;
+    };
     expect(Math.abs(Date.parse(health.lastCleanupAt) - Date.now())).toBeLessThan(60_000);
 
     // The interval (24 h by default) has passed once the recorded run is that old.

@@ -7,7 +7,7 @@
 import { decodeJwt } from "jose";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
-import { hashPassword } from "../src/auth/passwords";
+import { DEFAULT_POLICY, hashPassword } from "../src/auth/passwords";
 import { forgetRevocations } from "../src/revocation";
 import {
   client,
@@ -90,7 +90,7 @@ describe("a password reset racing logins with the old password", () => {
   it("never lets a login's rehash of the old password overwrite the new one", async () => {
     const email = uniqueEmail();
     const { user } = await api().register(email);
-    await setPasswordHash(user.id, await hashPassword(PASSWORD, { ln: 12, r: 8, p: 1 }));
+    await setPasswordHash(user.id, await hashPassword(PASSWORD, { ...DEFAULT_POLICY, algorithm: "scrypt" }));
     await api().post("/v1/auth/forgot-password", { email });
     const resetToken = await mailedToken(email, "reset-password");
 

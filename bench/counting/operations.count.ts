@@ -7,13 +7,15 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
+import { argon2MemoryBytes } from "../../src/auth/argon2";
 import { client, createTestApp, PASSWORD, type Tokens, uniqueEmail } from "../../test/support/fixtures";
 import { bindings, postJson, send } from "../../test/support/worker";
-import type { CountedScenario, OperationCount } from "../lib/types";
+import type { CountedScenario, OperationCount, WasmReading } from "../lib/types";
 
 declare module "vitest" {
   interface TaskMeta {
     count?: OperationCount;
+    wasm?: WasmReading;
   }
 }
 
@@ -23,6 +25,9 @@ const revocations = countReads(bindings.REVOCATIONS);
 
 let appId: string;
 let email: string;
+let scryptEmail: string;
+// The bench's second Turkey: the same code with PASSWORD_HASH=scrypt.
+const SCRYPT = { PASSWORD_HASH: "scrypt" };
 let live: Tokens;
 let revokedToken: string;
 let refreshToken: string;
@@ -37,14 +42,17 @@ beforeAll(async () => {
   const logout = await api.post("/v1/auth/logout", {}, doomed.accessToken);
   expect(logout.status).toBe(204);
   revokedToken = doomed.accessToken;
+  scryptEmail = uniqueEmail();
+  expect((await call("/v1/auth/register", { email: scryptEmail, password: PASSWORD }, SCRYPT)).ok).toBe(true);
 });
 
 /** One request as the benchmark sends it, through the counting KV. */
-function call(path: string, body?: unknown, token?: string): Promise<Response> {
+function call(path: string, body?: unknown, token?: string | Record<string, string>): Promise<Response> {
   const headers: Record<string, string> = { "x-app-id": appId };
-  if (token) headers.authorization = `Bearer ${token}`;
+  if (typeof token === "string") headers.authorization = `Bearer ${token}`;
+  const settings = typeof token === "object" ? token : {};
   const init = body === undefined ? { headers } : postJson(body, headers);
-  return send(app, path, init, { REVOCATIONS: revocations });
+  return send(app, path, init, { REVOCATIONS: revocations, ...settings });
 }
 
 async function introspect(token: string, active: boolean): Promise<Response> {
@@ -67,6 +75,8 @@ const operations: Record<CountedScenario, () => Promise<Response>> = {
   },
   login: () => call("/v1/auth/login", { email, password: PASSWORD }),
   register: () => call("/v1/auth/register", { email: uniqueEmail(), password: PASSWORD }),
+  "login-scrypt": () => call("/v1/auth/login", { email: scryptEmail, password: PASSWORD }, SCRYPT),
+  "register-scrypt": () => call("/v1/auth/register", { email: uniqueEmail(), password: PASSWORD }, SCRYPT),
 };
 
 describe("round trips per operation", () => {
@@ -78,6 +88,15 @@ describe("round trips per operation", () => {
     const response = await operation();
     expect(response.ok, `${name} answered ${response.status}`).toBe(true);
     task.meta.count = { name, sql: counters.sql, kvReads: counters.kvReads };
+  });
+});
+
+describe("the Argon2 instance's memory", () => {
+  it("stays one hash's worth during concurrent logins", async ({ task }) => {
+    const logins = 10;
+    const responses = await Promise.all(Array.from({ length: logins }, () => operations.login()));
+    expect(responses.every((response) => response.ok)).toBe(true);
+    task.meta.wasm = { logins, bytes: await argon2MemoryBytes() };
   });
 });
 

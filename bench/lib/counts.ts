@@ -6,19 +6,24 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Database } from "./environment";
 import { runCommand } from "./processes";
-import { type CountedScenario, type OperationCount, SCENARIO_NAMES } from "./types";
+import { type CountedScenario, type OperationCount, SCENARIO_NAMES, type WasmReading } from "./types";
 
 export type Counts = Map<CountedScenario, OperationCount>;
 
+export interface CountingRun {
+  counts: Counts;
+  wasm: WasmReading;
+}
+
 interface JsonReport {
-  testResults: { assertionResults: { meta?: { count?: OperationCount } }[] }[];
+  testResults: { assertionResults: { meta?: { count?: OperationCount; wasm?: WasmReading } }[] }[];
 }
 
 export async function countOperations(
   dir: string,
   database: Database,
   vars: Record<string, string>,
-): Promise<Counts> {
+): Promise<CountingRun> {
   const report = path.join(dir, "counts.json");
   const args = ["vitest", "run", "--config", "bench/vitest.config.ts", "--reporter=default"];
   await runCommand("counting run", "npx", [...args, "--reporter=json", `--outputFile.json=${report}`], {
@@ -35,13 +40,17 @@ export async function countOperations(
   return readCounts(JSON.parse(await readFile(report, "utf8")) as JsonReport);
 }
 
-function readCounts(report: JsonReport): Counts {
+function readCounts(report: JsonReport): CountingRun {
   const counts: Counts = new Map();
+  let wasm: WasmReading | undefined;
   for (const file of report.testResults) {
-    for (const test of file.assertionResults)
+    for (const test of file.assertionResults) {
       if (test.meta?.count) counts.set(test.meta.count.name, test.meta.count);
+      wasm ??= test.meta?.wasm;
+    }
   }
   const missing = SCENARIO_NAMES.filter((name) => name !== "ceiling" && !counts.has(name));
   if (missing.length > 0) throw new Error(`counting run reported nothing for: ${missing.join(", ")}`);
-  return counts;
+  if (!wasm) throw new Error("counting run reported no WebAssembly memory reading");
+  return { counts, wasm };
 }

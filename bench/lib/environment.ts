@@ -27,10 +27,17 @@ export interface Database {
 
 export interface Servers {
   turkeyUrl: string;
+  /** The same bundle with PASSWORD_HASH=scrypt. */
+  turkeyScryptUrl: string;
   ceilingUrl: string;
   /** Turkey's wrangler output, shown when a scenario had errors. */
   turkeyLogFile: string;
+  /** The two Turkeys' processes and inspectors, for the CPU and memory readings. */
+  turkey: Wrangler;
+  turkeyScrypt: Wrangler;
 }
+
+export type Wrangler = Awaited<ReturnType<typeof startWrangler>>;
 
 const PORT_RANGE = { first: 58_000, last: 58_999 };
 const taken = new Set<number>();
@@ -78,26 +85,45 @@ export async function startDatabase(dir: string): Promise<Database> {
   return { url: server.url, hyperdriveUrl: `${server.url}?sslmode=disable` };
 }
 
-/** Both workers, from their builds, started side by side and awaited until they answer. */
+/**
+ * Turkey twice from one build (as configured, and with PASSWORD_HASH=scrypt) and the ceiling
+ * worker, started side by side and awaited until they answer.
+ */
 export async function startWorkers(
   dir: string,
   database: Database,
   vars: Record<string, string>,
   builds: { turkey: BuiltWorker; ceiling: BuiltWorker },
 ): Promise<Servers> {
-  const envFile = path.join(dir, "worker.env");
-  await writeFile(envFile, toEnvFile(vars), { mode: 0o600 });
-  // The configuration copy sits elsewhere, so its relative assets directory is named here.
-  const turkeyArgs = ["--env-file", envFile, "--assets", ASSETS_DIR];
-  const turkey = await startWrangler(dir, "turkey", builds.turkey, turkeyArgs, {
-    CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: database.hyperdriveUrl,
-  });
+  const hyperdrive = { CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: database.hyperdriveUrl };
+  const startTurkey = async (name: string, variables: Record<string, string>) => {
+    const envFile = path.join(dir, `${name}.env`);
+    await writeFile(envFile, toEnvFile(variables), { mode: 0o600 });
+    // The configuration copy sits elsewhere, so its relative assets directory is named here.
+    return startWrangler(
+      dir,
+      name,
+      builds.turkey,
+      ["--env-file", envFile, "--assets", ASSETS_DIR],
+      hyperdrive,
+    );
+  };
+  const turkey = await startTurkey("turkey", vars);
+  const turkeyScrypt = await startTurkey("turkey-scrypt", { ...vars, PASSWORD_HASH: "scrypt" });
   const ceiling = await startWrangler(dir, "ceiling", builds.ceiling);
   await Promise.all([
     waitUntilServing(turkey.service, `${turkey.url}/health`),
+    waitUntilServing(turkeyScrypt.service, `${turkeyScrypt.url}/health`),
     waitUntilServing(ceiling.service, `${ceiling.url}/`),
   ]);
-  return { turkeyUrl: turkey.url, ceilingUrl: ceiling.url, turkeyLogFile: turkey.service.logFile };
+  return {
+    turkeyUrl: turkey.url,
+    turkeyScryptUrl: turkeyScrypt.url,
+    ceilingUrl: ceiling.url,
+    turkeyLogFile: turkey.service.logFile,
+    turkey,
+    turkeyScrypt,
+  };
 }
 
 /**
@@ -113,6 +139,7 @@ export async function startWrangler(
   extraEnv: Record<string, string> = {},
 ) {
   const port = await freePort();
+  const inspectorPort = await freePort();
   const args = [
     "wrangler",
     "dev",
@@ -121,7 +148,7 @@ export async function startWrangler(
     ...extraArgs,
     ["--ip", "127.0.0.1"],
     ["--port", String(port)],
-    ["--inspector-port", String(await freePort())],
+    ["--inspector-port", String(inspectorPort)],
     ["--persist-to", path.join(dir, `state-${name}`)],
     ["--log-level", "warn"],
     "--show-interactive-dev-session=false",
@@ -139,7 +166,7 @@ export async function startWrangler(
       ...extraEnv,
     },
   });
-  return { service, url: `http://127.0.0.1:${port}` };
+  return { service, url: `http://127.0.0.1:${port}`, inspectorPort };
 }
 
 /** The values here are generated, never quoted or expanded, so plain KEY=value lines do. */

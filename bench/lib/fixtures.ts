@@ -8,6 +8,8 @@ export const PASSWORD = "correct horse battery staple";
 
 export interface Fixtures {
   email: string;
+  /** A user of the PASSWORD_HASH=scrypt Turkey, whose stored hash is scrypt. */
+  scryptEmail: string;
   /** A live access token. */
   accessToken: string;
   /** An access token revoked by logout. */
@@ -21,14 +23,26 @@ interface TokenResponse {
   refreshToken: string;
 }
 
-export async function createFixtures(baseUrl: string, sessions: number): Promise<Fixtures> {
+export async function createFixtures(
+  baseUrl: string,
+  scryptUrl: string,
+  sessions: number,
+): Promise<Fixtures> {
   const email = `bench-${Date.now()}@example.com`;
+  const scryptEmail = `bench-scrypt-${Date.now()}@example.com`;
+  await post(scryptUrl, "/v1/auth/register", { email: scryptEmail, password: PASSWORD });
   const registered = await post<TokenResponse>(baseUrl, "/v1/auth/register", { email, password: PASSWORD });
   const doomed = await login(baseUrl, email);
   await post(baseUrl, "/v1/auth/logout", {}, doomed.accessToken);
   const refreshTokens = [registered.refreshToken];
   while (refreshTokens.length < sessions) refreshTokens.push((await login(baseUrl, email)).refreshToken);
-  return { email, accessToken: registered.accessToken, revokedToken: doomed.accessToken, refreshTokens };
+  return {
+    email,
+    scryptEmail,
+    accessToken: registered.accessToken,
+    revokedToken: doomed.accessToken,
+    refreshTokens,
+  };
 }
 
 export const jsonHeaders = (token?: string): Record<string, string> => ({
@@ -37,7 +51,7 @@ export const jsonHeaders = (token?: string): Record<string, string> => ({
   ...(token ? { authorization: `Bearer ${token}` } : {}),
 });
 
-function login(baseUrl: string, email: string): Promise<TokenResponse> {
+export function login(baseUrl: string, email: string): Promise<TokenResponse> {
   return post<TokenResponse>(baseUrl, "/v1/auth/login", { email, password: PASSWORD });
 }
 

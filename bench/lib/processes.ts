@@ -45,6 +45,8 @@ export function cleanUpOnSignals(): void {
 
 export interface Service {
   name: string;
+  /** The process group: npx and everything it started (wrangler, workerd). */
+  groupId: number;
   logFile: string;
   /** Settles when the process ends: the exit code, or null when a signal ended it. */
   ended: Promise<number | null>;
@@ -87,7 +89,7 @@ export function startService(
     return stopping;
   };
   onCleanup(stop);
-  return { name, logFile: options.logFile, ended, exitedEarly, stop };
+  return { name, groupId: pid, logFile: options.logFile, ended, exitedEarly, stop };
 }
 
 /** Runs a command to its end, output to a log file; rejects unless it exits with 0. */

@@ -14,15 +14,22 @@ export interface Scenario {
 
 export interface Targets {
   turkeyUrl: string;
+  /** The same Turkey with PASSWORD_HASH=scrypt. */
+  turkeyScryptUrl: string;
   ceilingUrl: string;
 }
 
 export function buildScenarios(targets: Targets, fixtures: Fixtures): Scenario[] {
-  const turkey = (name: ScenarioName, request: autocannon.Request): Scenario => ({
+  const turkey = (
+    name: ScenarioName,
+    request: autocannon.Request,
+    baseUrl = targets.turkeyUrl,
+  ): Scenario => ({
     name,
-    baseUrl: targets.turkeyUrl,
+    baseUrl,
     request,
   });
+  const scrypt = targets.turkeyScryptUrl;
   return [
     { name: "ceiling", baseUrl: targets.ceilingUrl, request: { method: "GET", path: "/" } },
     turkey("health", { method: "GET", path: "/health" }),
@@ -31,7 +38,13 @@ export function buildScenarios(targets: Targets, fixtures: Fixtures): Scenario[]
     turkey("me", { method: "GET", path: "/v1/auth/me", headers: jsonHeaders(fixtures.accessToken) }),
     turkey("refresh", refreshChains(fixtures.refreshTokens)),
     turkey("login", post("/v1/auth/login", { email: fixtures.email, password: PASSWORD })),
-    turkey("register", uniqueRegistrations()),
+    turkey("register", uniqueRegistrations("load")),
+    turkey(
+      "login-scrypt",
+      post("/v1/auth/login", { email: fixtures.scryptEmail, password: PASSWORD }),
+      scrypt,
+    ),
+    turkey("register-scrypt", uniqueRegistrations("load-scrypt"), scrypt),
   ];
 }
 
@@ -65,14 +78,14 @@ function refreshChains(tokens: readonly string[]): autocannon.Request {
 }
 
 /** A new email for every request; the run's timestamp keeps repeated runs apart. */
-function uniqueRegistrations(): autocannon.Request {
+function uniqueRegistrations(prefix: string): autocannon.Request {
   const run = Date.now().toString(36);
   let next = 0;
   return {
     ...post("/v1/auth/register", {}),
     setupRequest: (request) => ({
       ...request,
-      body: JSON.stringify({ email: `load-${run}-${next++}@example.com`, password: PASSWORD }),
+      body: JSON.stringify({ email: `${prefix}-${run}-${next++}@example.com`, password: PASSWORD }),
     }),
   };
 }

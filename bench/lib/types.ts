@@ -9,6 +9,9 @@ export const SCENARIO_NAMES = [
   "refresh",
   "login",
   "register",
+  // The same two against a Turkey configured with PASSWORD_HASH=scrypt.
+  "login-scrypt",
+  "register-scrypt",
 ] as const;
 
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -20,4 +23,10 @@ export interface OperationCount {
   name: CountedScenario;
   sql: number;
   kvReads: number;
+}
+
+/** The Argon2 instance's linear memory after concurrent logins, read inside the isolate. */
+export interface WasmReading {
+  logins: number;
+  bytes: number;
 }

@@ -15,7 +15,7 @@ import {
   tokenEmail,
 } from "./email-tokens";
 import { endSessions } from "./end-sessions";
-import { checkPasswordPolicy, hashPassword } from "./passwords";
+import { checkPasswordPolicy, hashingPolicy, hashPassword } from "./passwords";
 import type { AuthContext, TokenResponse } from "./session-context";
 import { newSessionRow, planIssue, REFRESH_COLUMNS, tokenResponse } from "./sessions";
 import { findUserByEmail, normaliseEmail, toUserView, type UserView, userFromSql } from "./users";
@@ -38,7 +38,7 @@ export type RegisterResult = TokenResponse | { user: UserView; verificationRequi
 export async function register(ctx: AuthContext, input: RegisterInput): Promise<RegisterResult> {
   checkPasswordPolicy(input.password, ctx.config.passwordMinLength);
   const email = normaliseEmail(input.email);
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await hashPassword(input.password, hashingPolicy(ctx.config));
   const pending = ctx.config.requireEmailVerification;
   const issue = planIssue(ctx);
   const verification = planEmailToken(ctx, "verify_email");

@@ -8,7 +8,13 @@ import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
 import { type EmailTokenKind, planEmailToken, storeThrottledToken, tokenEmail } from "./email-tokens";
 import { type EndedSessions, publishEnded, revokeSessions } from "./end-sessions";
-import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from "./passwords";
+import {
+  checkPasswordPolicy,
+  hashingPolicy,
+  hashPassword,
+  verifyAgainstDummy,
+  verifyPassword,
+} from "./passwords";
 import { hashSecretToken } from "./secrets";
 import type { AuthContext } from "./session-context";
 import {
@@ -65,7 +71,7 @@ export async function verifyEmail(ctx: AuthContext, token: string): Promise<User
  */
 export async function resetPassword(ctx: AuthContext, token: string, password: string): Promise<UserView> {
   checkPasswordPolicy(password, ctx.config.passwordMinLength);
-  const passwordHash = await hashPassword(password);
+  const passwordHash = await hashPassword(password, hashingPolicy(ctx.config));
   const done = await ctx.db.transaction(async (tx) => {
     const result = await tx.execute(sql`
       with spent as (${spendToken(ctx, "reset_password", token)}), others as (
@@ -113,15 +119,16 @@ export async function changePassword(
     select id, app_id, email, email_verified, name, created_at, password_hash from users
     where id = ${caller.userId}::uuid and app_id = ${ctx.app.id}`);
   const row = found.rows[0];
+  const policy = hashingPolicy(ctx.config);
   if (!row) {
-    await verifyAgainstDummy(input.currentPassword);
+    await verifyAgainstDummy(input.currentPassword, policy);
     throw new ApiError("invalid_credentials");
   }
   const user = userFromSql(row);
   const attempt = await ctx.attempts?.(user.email)(ctx.now.getTime());
   const verifiedHash = String(row.password_hash);
-  const ended = (await verifyPassword(input.currentPassword, verifiedHash)).ok
-    ? await replacePassword(ctx, caller, verifiedHash, await hashPassword(input.newPassword))
+  const ended = (await verifyPassword(input.currentPassword, verifiedHash, policy)).ok
+    ? await replacePassword(ctx, caller, verifiedHash, await hashPassword(input.newPassword, policy))
     : undefined;
   const settled = await attempt?.settle(ended !== undefined);
   if (!ended) {

@@ -6,7 +6,13 @@ import { sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
 import type { Attempt } from "../rate-limit";
-import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from "./passwords";
+import {
+  checkPasswordPolicy,
+  hashingPolicy,
+  hashPassword,
+  verifyAgainstDummy,
+  verifyPassword,
+} from "./passwords";
 import type { AuthContext, TokenResponse } from "./session-context";
 import { type Issue, newSessionRow, planIssue, REFRESH_COLUMNS, tokenResponse } from "./sessions";
 import { normaliseEmail, userFromSql } from "./users";
@@ -26,10 +32,11 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
     select id, app_id, email, email_verified, name, created_at, password_hash
     from users where email = ${email} and app_id = ${ctx.app.id}`);
   const row = found.rows[0];
+  const policy = hashingPolicy(ctx.config);
   // Hash anyway for unknown emails: both failures must cost the same time.
   const verdict = row
-    ? await verifyPassword(input.password, String(row.password_hash))
-    : { ok: await verifyAgainstDummy(input.password), needsRehash: false };
+    ? await verifyPassword(input.password, String(row.password_hash), policy)
+    : { ok: await verifyAgainstDummy(input.password, policy), needsRehash: false };
   const user = row && verdict.ok ? userFromSql(row) : undefined;
   if (!user) return refuseLogin(ctx, email, row ? String(row.id) : null, attempt);
   if (ctx.config.requireEmailVerification && !user.emailVerified) {
@@ -39,7 +46,7 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
 
   const issue = planIssue(ctx);
   // Upgrade a hash made with weaker parameters while we hold the plaintext.
-  const rehash = verdict.needsRehash ? await hashPassword(input.password) : undefined;
+  const rehash = verdict.needsRehash ? await hashPassword(input.password, policy) : undefined;
   if (!(await startSession(ctx, user.id, String(row?.password_hash), rehash, issue))) {
     // The password changed while this one was being checked: it is no longer the password.
     return refuseLogin(ctx, email, user.id, attempt);

@@ -1,43 +1,64 @@
 /**
- * Password hashing with scrypt at an OWASP-equivalent cost that fits a Worker's 128 MB:
- * N=2^14, r=8, p=5 (16 MiB). Native `node:crypto` scrypt is used where present (about twice
- * as fast); @noble/hashes gives the same bytes elsewhere. Hashes are stored self-describing
- * (`$scrypt$ln=14,r=8,p=5$<salt>$<hash>`) so the cost can be raised later and old hashes
- * upgraded on the next successful login.
+ * Password hashing. New hashes are Argon2id at OWASP's first-choice cost (m=19456 KiB, t=2,
+ * p=1; 16-byte salt, 32-byte key) as PHC strings, or scrypt N=2^14, r=8, p=5 with
+ * PASSWORD_HASH=scrypt. Parameters can only be raised. Any stored hash Turkey can read verifies;
+ * one weaker than the policy (the other algorithm, a lower parameter, another pepper or none)
+ * asks for a rehash, which login stores while it holds the plaintext.
  */
-import { scrypt as nodeScrypt, timingSafeEqual } from "node:crypto";
-import { scrypt as nobleScrypt } from "@noble/hashes/scrypt.js";
+import { timingSafeEqual } from "node:crypto";
+import type { Config } from "../config";
 import { ApiError } from "../errors";
+import { log } from "../log";
+import { ARGON2_VERSION, type Argon2Params, deriveArgon2 } from "./argon2";
+import { formatHash, parseHash, type StoredHash } from "./password-format";
+import { applyPepper, createPepper, type Pepper } from "./pepper";
+import { deriveScrypt, SCRYPT_DEFAULTS, type ScryptParams, scryptMemoryBytes } from "./scrypt";
 
-export interface ScryptParams {
-  /** log2 of the CPU/memory cost N. */
-  ln: number;
-  r: number;
-  p: number;
+export type PasswordAlgorithm = "argon2id" | "scrypt";
+
+/** How new hashes are made, and so what counts as weaker. */
+export interface HashingPolicy {
+  algorithm: PasswordAlgorithm;
+  argon2: Argon2Params;
+  scrypt: ScryptParams;
+  /** Mixed into every new hash. */
+  pepper?: Pepper | undefined;
+  /** Still accepted for hashes that name it; they are rehashed under `pepper`. */
+  previousPepper?: Pepper | undefined;
 }
 
-export const DEFAULT_PARAMS: ScryptParams = { ln: 14, r: 8, p: 5 };
+export const ARGON2_DEFAULTS: Argon2Params = { m: 19_456, t: 2, p: 1 };
+export const DEFAULT_POLICY: HashingPolicy = {
+  algorithm: "argon2id",
+  argon2: ARGON2_DEFAULTS,
+  scrypt: SCRYPT_DEFAULTS,
+};
 export const PASSWORD_MAX_LENGTH = 128;
 const KEY_BYTES = 32;
 const SALT_BYTES = 16;
+// A stored hash asking for more than this is refused rather than allowed to exhaust the
+// isolate's 128 MB (a tampered row, or an import from a machine with memory to spare).
+const MAX_HASH_MEMORY_BYTES = 64 * 2 ** 20;
 
-export type ScryptImplementation = "native" | "noble";
-export type Derive = (password: Uint8Array, salt: Uint8Array, params: ScryptParams) => Promise<Uint8Array>;
+const policies = new WeakMap<Config["passwordHashing"], HashingPolicy>();
 
-export const deriveNative: Derive = (password, salt, { ln, r, p }) =>
-  new Promise((resolve, reject) => {
-    const N = 2 ** ln;
-    nodeScrypt(password, salt, KEY_BYTES, { N, r, p, maxmem: 256 * N * r }, (error, key) =>
-      error ? reject(error) : resolve(new Uint8Array(key)),
-    );
-  });
-
-// The synchronous variant: the async one yields to the event loop every few ms, which costs
-// far more than it gives inside a single-request Worker.
-export const deriveNoble: Derive = async (password, salt, { ln, r, p }) =>
-  nobleScrypt(password, salt, { N: 2 ** ln, r, p, dkLen: KEY_BYTES });
-
-const defaultDerive: Derive = typeof nodeScrypt === "function" ? deriveNative : deriveNoble;
+/** The configured policy; built once per configuration (the pepper's key id is derived). */
+export function hashingPolicy(config: Pick<Config, "passwordHashing">): HashingPolicy {
+  const settings = config.passwordHashing;
+  let policy = policies.get(settings);
+  if (!policy) {
+    const { algorithm, argon2, scrypt, pepper, previousPepper } = settings;
+    policy = {
+      algorithm,
+      argon2,
+      scrypt,
+      pepper: pepper ? createPepper(pepper) : undefined,
+      previousPepper: previousPepper ? createPepper(previousPepper) : undefined,
+    };
+    policies.set(settings, policy);
+  }
+  return policy;
+}
 
 /** Refuses passwords outside the policy before any hashing work is spent on them. */
 export function checkPasswordPolicy(password: string, minLength: number, field = "password"): void {
@@ -56,60 +77,107 @@ export function checkPasswordPolicy(password: string, minLength: number, field =
 
 export async function hashPassword(
   password: string,
-  params: ScryptParams = DEFAULT_PARAMS,
-  derive: Derive = defaultDerive,
+  policy: HashingPolicy = DEFAULT_POLICY,
 ): Promise<string> {
-  const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
-  const key = await derive(encode(password), salt, params);
-  return `$scrypt$ln=${params.ln},r=${params.r},p=${params.p}$${toBase64(salt)}$${toBase64(key)}`;
+  const stored = planHash(
+    policy,
+    crypto.getRandomValues(new Uint8Array(SALT_BYTES)),
+    new Uint8Array(KEY_BYTES),
+  );
+  stored.hash = await derive(stored, applyPepper(encode(password), policy.pepper));
+  return formatHash(stored);
 }
 
 export interface VerifyResult {
   ok: boolean;
-  /** The hash was made with weaker parameters than today's: store a new one. */
+  /** The hash is weaker than the policy's (algorithm, parameters, pepper): store a new one. */
   needsRehash: boolean;
 }
 
 export async function verifyPassword(
   password: string,
   stored: string,
-  derive: Derive = defaultDerive,
-  current: ScryptParams = DEFAULT_PARAMS,
+  policy: HashingPolicy = DEFAULT_POLICY,
 ): Promise<VerifyResult> {
   const parsed = parseHash(stored);
-  if (!parsed) return { ok: false, needsRehash: false };
-  const key = await derive(encode(password), parsed.salt, parsed.params);
-  const ok = constantTimeEqual(key, parsed.key);
-  const { ln, r, p } = parsed.params;
-  return { ok, needsRehash: ok && (ln < current.ln || r < current.r || p < current.p) };
+  if (!parsed || !isWithinLimits(parsed)) return { ok: false, needsRehash: false };
+  const pepper = findPepper(parsed.keyId, policy);
+  if (pepper === null) return { ok: false, needsRehash: false };
+  const key = await derive(parsed, applyPepper(encode(password), pepper));
+  const ok = key.length === parsed.hash.length && timingSafeEqual(key, parsed.hash);
+  return { ok, needsRehash: ok && isWeaker(parsed, policy) };
 }
 
-// Verified against when the email is unknown, so that answer costs the same as a wrong password.
-const DUMMY_HASH = `$scrypt$ln=${DEFAULT_PARAMS.ln},r=${DEFAULT_PARAMS.r},p=${DEFAULT_PARAMS.p}$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
-
-/** Spends one verification's worth of work and always fails. */
-export async function verifyAgainstDummy(password: string, derive: Derive = defaultDerive): Promise<false> {
-  await verifyPassword(password, DUMMY_HASH, derive);
+/**
+ * Spends one verification's worth of work under the policy (algorithm, parameters, pepper)
+ * and always fails: an unknown email must cost what a wrong password costs.
+ */
+export async function verifyAgainstDummy(
+  password: string,
+  policy: HashingPolicy = DEFAULT_POLICY,
+): Promise<false> {
+  await verifyPassword(password, dummyHash(policy), policy);
   return false;
 }
 
-const HASH_FORMAT = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
-
-function parseHash(stored: string): { params: ScryptParams; salt: Uint8Array; key: Uint8Array } | undefined {
-  const match = HASH_FORMAT.exec(stored);
-  if (!match) return undefined;
-  const [, ln, r, p, salt, key] = match;
-  return {
-    params: { ln: Number(ln), r: Number(r), p: Number(p) },
-    salt: fromBase64(salt ?? ""),
-    key: fromBase64(key ?? ""),
-  };
+/** A well-formed hash under the policy that no password matches (its salt and hash are zeros). */
+export function dummyHash(policy: HashingPolicy): string {
+  return formatHash(planHash(policy, new Uint8Array(SALT_BYTES), new Uint8Array(KEY_BYTES)));
 }
 
-function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+/** A hash under the policy with the given salt and hash bytes (a placeholder of the key's length). */
+function planHash(policy: HashingPolicy, salt: Uint8Array, hash: Uint8Array): StoredHash {
+  const keyId = policy.pepper?.id;
+  if (policy.algorithm === "scrypt") return { algorithm: "scrypt", params: policy.scrypt, keyId, salt, hash };
+  return { algorithm: "argon2id", version: ARGON2_VERSION, params: policy.argon2, keyId, salt, hash };
+}
+
+function derive(stored: StoredHash, input: Uint8Array): Promise<Uint8Array> {
+  const keyBytes = stored.hash.length;
+  if (stored.algorithm === "scrypt") return deriveScrypt(input, stored.salt, stored.params, keyBytes);
+  const { algorithm: variant, version, params, salt } = stored;
+  return deriveArgon2({ password: input, salt, params, keyBytes, variant, version });
+}
+
+/** The pepper a stored hash names: undefined for none, null when it is not configured. */
+function findPepper(keyId: string | undefined, policy: HashingPolicy): Pepper | undefined | null {
+  if (keyId === undefined) return undefined;
+  const pepper = [policy.pepper, policy.previousPepper].find((candidate) => candidate?.id === keyId);
+  if (pepper) return pepper;
+  // Nobody can sign in with such a hash until the pepper is configured again.
+  log.warn("Password hash made with a pepper that is not configured", { keyId });
+  return null;
+}
+
+function isWithinLimits(stored: StoredHash): boolean {
+  const { salt, hash } = stored;
+  if (salt.length < 8 || salt.length > 64 || hash.length < 16 || hash.length > 64) return false;
+  if (stored.algorithm === "scrypt") {
+    const { ln, r, p } = stored.params;
+    return (
+      ln >= 1 && r >= 1 && p >= 1 && p <= 64 && scryptMemoryBytes(stored.params) <= MAX_HASH_MEMORY_BYTES
+    );
+  }
+  const { m, t, p } = stored.params;
+  return p >= 1 && p <= 16 && t >= 1 && t <= 16 && m >= 8 * p && m * 1024 <= MAX_HASH_MEMORY_BYTES;
+}
+
+function isWeaker(stored: StoredHash, policy: HashingPolicy): boolean {
+  if (stored.keyId !== policy.pepper?.id) return true;
+  if (stored.salt.length < SALT_BYTES || stored.hash.length < KEY_BYTES) return true;
+  if (stored.algorithm === "scrypt") {
+    return policy.algorithm !== "scrypt" || isAnyLower(stored.params, policy.scrypt);
+  }
+  return (
+    policy.algorithm !== "argon2id" ||
+    stored.algorithm !== "argon2id" ||
+    stored.version !== ARGON2_VERSION ||
+    isAnyLower(stored.params, policy.argon2)
+  );
+}
+
+function isAnyLower<T extends object>(stored: T, wanted: T): boolean {
+  return (Object.keys(wanted) as (keyof T)[]).some((key) => Number(stored[key]) < Number(wanted[key]));
 }
 
 const encode = (text: string) => new TextEncoder().encode(text.normalize("NFKC"));
-const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/=+$/, "");
-const fromBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));

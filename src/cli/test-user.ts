@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { findApp } from "../apps/registry";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
-import { checkPasswordPolicy, hashPassword } from "../auth/passwords";
+import { checkPasswordPolicy, hashingPolicy, hashPassword } from "../auth/passwords";
 import type { IssueContext, TokenResponse } from "../auth/session-context";
 import { type Issue, newSessionRow, planIssue, REFRESH_COLUMNS, tokenResponse } from "../auth/sessions";
 import { normaliseEmail, type UserRow, userFromSql } from "../auth/users";
@@ -45,7 +45,7 @@ export async function createTestUser(
   const issue = planIssue(ctx);
   const user = await insertVerifiedUser(db, ctx, issue, {
     email,
-    passwordHash: await hashPassword(password),
+    passwordHash: await hashPassword(password, hashingPolicy(config)),
   });
   return { email, password, ...(await tokenResponse(ctx, user, issue)) };
 }

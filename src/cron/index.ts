@@ -1,8 +1,9 @@
 /**
  * The Cron Trigger fires every minute. Every tick re-publishes revocations whose KV write
  * failed, so such a gap lasts a minute (plus KV's own propagation, ~60 s), not an hour;
- * cleanup runs only when CLEANUP_INTERVAL_HOURS have passed since the last completed run,
- * so the interval is a setting rather than a deploy.
+ * cleanup runs when CLEANUP_INTERVAL_HOURS have passed since the last completed run (so the
+ * interval is a setting rather than a deploy), or at once when the last run stopped at its
+ * budget with rows left, so a backlog is worked off tick by tick.
  */
 import { type Bindings, configFor } from "../context";
 import { openWorkerDatabase } from "../db";
@@ -31,8 +32,9 @@ export async function runScheduledCleanup(env: Bindings, now: Date): Promise<Cle
     await republishRevocations(handle.db, env.REVOCATIONS, now, REPUBLISH_PER_TICK);
     // Due by the database's clock, the one the cleanup itself and its record go by.
     const clock = await cleanupClock(handle.db);
-    if (!isCleanupDue(clock.lastAt, clock.now, config.cleanupIntervalHours)) return undefined;
-    return await runCleanup(handle.db);
+    const due = clock.lastIncomplete || isCleanupDue(clock.lastAt, clock.now, config.cleanupIntervalHours);
+    if (!due) return undefined;
+    return await runCleanup(handle.db, config);
   } catch (error) {
     log.error("Cleanup job failed", describeError(error));
     throw error;

@@ -38,7 +38,7 @@ export interface DatabaseSource {
 
 export interface OpenOptions {
   /** Called once per SQL statement sent: lets tests and benchmarks count round trips. */
-  onQuery?: (sql: string) => void;
+  onQuery?: (sql: string, params: unknown[]) => void;
 }
 
 const CONNECT_TIMEOUT_MS = 5000;
@@ -112,7 +112,7 @@ function wrap(db: Database, driver: Driver, pool: EndablePool): DatabaseHandle {
 
 function queryLogger(options: OpenOptions): Logger | false {
   const onQuery = options.onQuery;
-  return onQuery ? { logQuery: (query) => onQuery(query) } : false;
+  return onQuery ? { logQuery: (query, params) => onQuery(query, params) } : false;
 }
 
 function useLocalWebSocketRelay(relay: string): void {

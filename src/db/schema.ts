@@ -70,6 +70,8 @@ export const refreshTokens = pgTable(
     index("refresh_tokens_session_idx").on(t.sessionId, t.createdAt),
     index("refresh_tokens_user_app_idx").on(t.userId, t.appId),
     index("refresh_tokens_expires_idx").on(t.expiresAt),
+    // The cleanup of rows revoked long ago.
+    index("refresh_tokens_revoked_idx").on(t.revokedAt).where(sql`${t.revokedAt} is not null`),
   ],
 );
 
@@ -116,6 +118,8 @@ export const emailTokens = pgTable(
     uniqueIndex("email_tokens_hash_idx").on(t.tokenHash),
     index("email_tokens_user_kind_idx").on(t.userId, t.kind),
     index("email_tokens_expires_idx").on(t.expiresAt),
+    // The cleanup of used links.
+    index("email_tokens_used_idx").on(t.usedAt).where(sql`${t.usedAt} is not null`),
   ],
 );
 
@@ -136,5 +140,8 @@ export const audit = pgTable(
     index("audit_app_created_idx").on(t.appId, t.createdAt),
     index("audit_user_idx").on(t.userId),
     index("audit_event_created_idx").on(t.event, t.createdAt),
+    // Retention: the oldest rows go first; attempted emails are blanked after AUDIT_PII_DAYS.
+    index("audit_created_idx").on(t.createdAt),
+    index("audit_pii_idx").on(t.createdAt).where(sql`${t.details} ? 'email'`),
   ],
 );

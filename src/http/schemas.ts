@@ -95,6 +95,17 @@ export const introspection = named(
   z.union([activeToken, z.strictObject({ active: z.literal(false) })]),
 );
 
+/** The cleanup's rules, as its backlog in /health names them. */
+const retentionRule = z.enum([
+  "revokedJti",
+  "refreshTokensExpired",
+  "refreshTokensRevoked",
+  "emailTokensUsed",
+  "emailTokensExpired",
+  "auditExpired",
+  "auditPii",
+]);
+
 export const health = named(
   "Health",
   "The Worker and its database connection.",
@@ -105,6 +116,7 @@ export const health = named(
     uptimeSeconds: seconds,
     version: z.string(),
     lastCleanupAt: z.nullable(timestamp),
+    cleanupBacklog: z.optional(z.partialRecord(retentionRule, z.int().check(z.nonnegative()))),
   }) satisfies z.ZodMiniType<Health>,
 );
 

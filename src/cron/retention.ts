@@ -1,0 +1,90 @@
+/**
+ * How long each table keeps its rows: one entry per kind of row that stops protecting
+ * anything, with the batch statement that removes (or redacts) it and the index that serves
+ * it. Nothing here grows without bound; live rows are never touched.
+ */
+import { type SQL, sql } from "drizzle-orm";
+
+export interface RetentionSettings {
+  /** Audit rows are deleted after this many days; 0 keeps them forever. */
+  auditRetentionDays: number;
+  /** The attempted email of failed sign-ins is blanked after this many days. */
+  auditPiiDays: number;
+}
+
+export type RetentionKey =
+  | "revokedJti"
+  | "refreshTokensExpired"
+  | "refreshTokensRevoked"
+  | "emailTokensUsed"
+  | "emailTokensExpired"
+  | "auditExpired"
+  | "auditPii";
+
+export interface RetentionRule {
+  key: RetentionKey;
+  table: "revoked_jti" | "refresh_tokens" | "email_tokens" | "audit";
+  /** The rows past retention (a WHERE condition on the table, alias-free). */
+  due: SQL;
+  /** Delete them, or blank a part of them. */
+  action: "delete" | SQL;
+}
+
+/** Revoked refresh rows are kept this long for forensics; their session has already ended. */
+const REVOKED_REFRESH_RETENTION = sql`interval '24 hours'`;
+
+/** Every rule, by the database's clock. */
+export function retentionRules(settings: RetentionSettings): RetentionRule[] {
+  const rules: RetentionRule[] = [
+    // A revocation protects nothing once its token has expired (exp is enforced exactly).
+    { key: "revokedJti", table: "revoked_jti", due: sql`expires_at < now()`, action: "delete" },
+    {
+      // Spent rows serve reuse detection until the whole session has expired; then they go.
+      key: "refreshTokensExpired",
+      table: "refresh_tokens",
+      due: sql`expires_at < now() and not exists (
+        select 1 from refresh_tokens live
+        where live.session_id = refresh_tokens.session_id and live.expires_at >= now())`,
+      action: "delete",
+    },
+    {
+      key: "refreshTokensRevoked",
+      table: "refresh_tokens",
+      due: sql`revoked_at < now() - ${REVOKED_REFRESH_RETENTION}`,
+      action: "delete",
+    },
+    { key: "emailTokensUsed", table: "email_tokens", due: sql`used_at is not null`, action: "delete" },
+    { key: "emailTokensExpired", table: "email_tokens", due: sql`expires_at < now()`, action: "delete" },
+    {
+      key: "auditPii",
+      table: "audit",
+      due: sql`details ? 'email' and created_at < now() - ${days(settings.auditPiiDays)}`,
+      action: sql`details = details - 'email'`,
+    },
+  ];
+  if (settings.auditRetentionDays > 0) {
+    rules.push({
+      key: "auditExpired",
+      table: "audit",
+      due: sql`created_at < now() - ${days(settings.auditRetentionDays)}`,
+      action: "delete",
+    });
+  }
+  return rules;
+}
+
+/**
+ * One batch of a rule: at most `limit` rows, skipping rows a request holds, so the statement
+ * never waits on (or for long blocks) the hot path. Returns the SQL; rowCount says how many.
+ */
+export function batchStatement(rule: RetentionRule, limit: number): SQL {
+  const table = sql.identifier(rule.table);
+  const rows = sql`select ctid from ${table} where ${rule.due} limit ${limit} for update skip locked`;
+  return rule.action === "delete"
+    ? sql`delete from ${table} where ctid in (${rows})`
+    : sql`update ${table} set ${rule.action} where ctid in (${rows})`;
+}
+
+function days(count: number): SQL {
+  return sql`${count} * interval '1 day'`;
+}

@@ -1,0 +1,134 @@
+/**
+ * Every hot statement goes through its index. The statements are the ones the app really
+ * sends (captured with their parameters while it serves requests), planned with EXPLAIN over
+ * tables holding tens of thousands of rows — and with sequential scans allowed, so the
+ * planner chooses the index because it is the better plan, not because it is forced to.
+ */
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scansOf, sequentialScansOfLargeTables } from "../bench/lib/plans";
+import { createApp } from "../src/app";
+import { runCleanup } from "../src/cron/cleanup";
+import { REPUBLISH_PER_TICK } from "../src/cron/index";
+import { openWorkerDatabase } from "../src/db";
+import { republishRevocations } from "../src/revocation";
+import { client, createTestApp, PASSWORD, uniqueEmail } from "./support/fixtures";
+import { mailedToken } from "./support/sdk";
+import { bindings, postJson, send } from "./support/worker";
+
+interface Captured {
+  sql: string;
+  params: unknown[];
+}
+
+const captured: Captured[] = [];
+const app = createApp({ onQuery: (sql, params) => captured.push({ sql, params }) });
+let appId: string;
+let connection: pg.Client;
+
+beforeAll(async () => {
+  appId = await createTestApp("plans");
+  connection = new pg.Client({ connectionString: (bindings.HYPERDRIVE as Hyperdrive).connectionString });
+  connection.on("error", () => {});
+  await connection.connect();
+  // Live rows only (nothing past retention), so the other suites sharing the database are unaffected.
+  await connection.query(
+    `insert into users (app_id, email, password_hash)
+       select $1, 'plans-' || i || '@example.com', 'x' from generate_series(1, 20000) i;
+     insert into refresh_tokens (app_id, user_id, session_id, token_hash, access_jti, access_expires_at,
+       expires_at, session_created_at)
+       select app_id, id, gen_random_uuid(), md5(random()::text), gen_random_uuid()::text,
+         now() + interval '15 minutes', now() + interval '7 days', now()
+       from users, generate_series(1, 2) where app_id = $1;
+     insert into revoked_jti (jti, app_id, expires_at, published_to_kv)
+       select 'plans-' || i, $1, now() + interval '1 hour', true from generate_series(1, 20000) i;
+     insert into email_tokens (app_id, user_id, kind, token_hash, expires_at)
+       select app_id, id, 'verify_email', md5(random()::text), now() + interval '1 day' from users where app_id = $1;
+     insert into audit (app_id, event, details, created_at)
+       select $1, 'plans_filler', '{}', now() from generate_series(1, 40000);
+     analyze users, refresh_tokens, revoked_jti, email_tokens, audit, apps;`.replaceAll("$1", `'${appId}'`),
+  );
+});
+
+afterAll(async () => {
+  await connection.end();
+});
+
+async function scansOfStatement(statement: Captured) {
+  const result = await connection.query(`explain (format json) ${statement.sql}`, statement.params);
+  return scansOf((result.rows[0] as { "QUERY PLAN": unknown })["QUERY PLAN"]);
+}
+
+/** Serves the hot paths once each, capturing every statement they send. */
+async function serveHotPaths(): Promise<void> {
+  const api = client(app, appId);
+  const email = uniqueEmail();
+  const tokens = await api.register(email);
+  await api.login(email);
+  const refreshed = await api.post("/v1/auth/refresh", { refreshToken: tokens.refreshToken });
+  expect(refreshed.status).toBe(200);
+  await api.post("/v1/auth/refresh", { refreshToken: "no-such-token" });
+  await api.get("/v1/auth/me", tokens.accessToken);
+  const dbCheck = { REVOCATION_CHECK: "db" };
+  await send(
+    app,
+    "/v1/auth/introspect",
+    postJson({ token: tokens.accessToken }, { "x-app-id": appId }),
+    dbCheck,
+  );
+  await api.post("/v1/auth/forgot-password", { email });
+  const reset = { token: await mailedToken(email, "reset-password"), password: PASSWORD };
+  expect((await api.post("/v1/auth/reset-password", reset)).status).toBe(200);
+  const again = await api.login(email);
+  expect((await api.post("/v1/auth/logout-all", {}, again.accessToken)).status).toBe(204);
+  const handle = openWorkerDatabase(bindings, { onQuery: (sql, params) => captured.push({ sql, params }) });
+  try {
+    await runCleanup(handle.db, { auditRetentionDays: 400, auditPiiDays: 30 });
+    await republishRevocations(handle.db, bindings.REVOCATIONS, new Date(), REPUBLISH_PER_TICK);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Statements that must use a named index (matched on their SQL text). */
+const INTENDED: [RegExp, string][] = [
+  [/from users where email = .* and app_id =/s, "users_email_app_idx"],
+  [/with owner as .*where r\.token_hash =/s, "refresh_tokens_hash_idx"],
+  [/chain\.session_id = refresh_tokens\.session_id/s, "refresh_tokens_session_idx"],
+  [/with ended as \(\s*update refresh_tokens set revoked_at/s, "refresh_tokens_user_app_idx"],
+  [/select expires_at from revoked_jti where jti =/s, "revoked_jti_pkey"],
+  [/delete from "revoked_jti" where ctid in/s, "revoked_jti_expires_idx"],
+  [
+    /delete from "refresh_tokens" where ctid in .*expires_at < now\(\) and not exists/s,
+    "refresh_tokens_expires_idx",
+  ],
+  [/delete from "refresh_tokens" where ctid in .*revoked_at < now\(\)/s, "refresh_tokens_revoked_idx"],
+  [/delete from "email_tokens" where ctid in .*used_at is not null/s, "email_tokens_used_idx"],
+  [/delete from "email_tokens" where ctid in .*expires_at < now\(\)/s, "email_tokens_expires_idx"],
+  [/delete from "audit" where ctid in/s, "audit_created_idx"],
+  [/update "audit" set details = details - 'email'/s, "audit_pii_idx"],
+  [/where published_to_kv = false and expires_at >/s, "revoked_jti_unpublished_idx"],
+];
+
+describe("query plans", () => {
+  it("use an index for every hot statement, never a sequential scan of a large table", async () => {
+    await serveHotPaths();
+    const statements = captured.filter(
+      (statement) => !/^(begin|commit|rollback)\b/i.test(statement.sql.trim()),
+    );
+    const unmatched = new Set(INTENDED.map(([, index]) => index));
+    for (const statement of statements) {
+      const scans = await scansOfStatement(statement);
+      expect(sequentialScansOfLargeTables(scans), statement.sql).toEqual([]);
+      for (const [pattern, index] of INTENDED) {
+        if (!pattern.test(statement.sql)) continue;
+        expect(
+          scans.map((scan) => scan.index),
+          statement.sql,
+        ).toContain(index);
+        unmatched.delete(index);
+      }
+    }
+    expect([...unmatched]).toEqual([]);
+  });
+});
