@@ -42,6 +42,8 @@ export interface Config {
   auditPiiDays: number;
   requireEmailVerification: boolean;
   passwordHashing: PasswordHashingConfig;
+  /** What Turkey must decrypt is sealed under ENCRYPTION_KEY; the previous one still opens. */
+  encryptionKeys: { current: string | undefined; previous: string | undefined };
 }
 
 /** How new password hashes are made; parameters at or above OWASP's (the defaults). */
@@ -106,7 +108,8 @@ const duration = (fallback: string) =>
     }),
   );
 
-const pepper = z.pipe(
+/** A server-side secret: optional, and at least 32 characters when set. */
+const secret = z.pipe(
   optionalText,
   z.optional(z.string().check(z.minLength(32, "must have at least 32 characters"))),
 );
@@ -172,8 +175,10 @@ const schema = z.object({
   PASSWORD_SCRYPT_LOG_N: integer(14, 14, 16),
   PASSWORD_SCRYPT_R: integer(8, 8, 32),
   PASSWORD_SCRYPT_P: integer(5, 5, 64),
-  PASSWORD_PEPPER: pepper,
-  PASSWORD_PEPPER_PREVIOUS: pepper,
+  PASSWORD_PEPPER: secret,
+  PASSWORD_PEPPER_PREVIOUS: secret,
+  ENCRYPTION_KEY: secret,
+  ENCRYPTION_KEY_PREVIOUS: secret,
 });
 
 /** Every variable the configuration reads. */
@@ -208,6 +213,7 @@ export function parseConfig(variables: Variables): Config {
     sessionMaxAgeSeconds: v.SESSION_MAX_AGE,
     requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION === "true",
     passwordHashing: passwordHashingFields(v),
+    encryptionKeys: { current: v.ENCRYPTION_KEY, previous: v.ENCRYPTION_KEY_PREVIOUS },
   };
   assertConsistent(config);
   assertLifetimesOrdered(config);
@@ -314,6 +320,22 @@ function assertConsistent(config: Pick<Config, "dbPoolMin" | "dbPoolMax">): void
   }
 }
 
+/**
+ * The variables production refuses to run without, with the field each one fills. The one
+ * definition: the checks below and the preflight of `npm run deploy` both read it.
+ */
+export const PRODUCTION_REQUIRED = {
+  JWT_SECRET: "jwtSecret",
+  MAILGUN_API_KEY: "mailgunApiKey",
+  MAILGUN_DOMAIN: "mailgunDomain",
+  FROM_EMAIL: "fromEmail",
+  ALLOWED_ORIGINS: "allowedOrigins",
+} as const satisfies Record<string, keyof Config>;
+
+// Mailgun's sandbox domains deliver only to a few authorised recipients: every other user's
+// verification and reset emails would be dropped.
+const MAILGUN_SANDBOX = /^sandbox[^.]*\.mailgun\.org$/i;
+
 /** Production refuses settings that are only acceptable on a developer's machine. */
 function assertProductionSafe(config: Config): void {
   const problems: [string, string][] = [];
@@ -323,14 +345,14 @@ function assertProductionSafe(config: Config): void {
   if (config.databaseUrl && !requiresSsl(config.databaseUrl)) {
     problems.push(["DATABASE_URL", SSL_REQUIRED]);
   }
-  if (!config.mailgunApiKey || !config.mailgunDomain || !config.fromEmail) {
-    problems.push([
-      "MAILGUN_API_KEY",
-      "MAILGUN_API_KEY, MAILGUN_DOMAIN and FROM_EMAIL are required in production",
-    ]);
+  for (const [key, field] of Object.entries(PRODUCTION_REQUIRED)) {
+    if (!config[field]?.length) problems.push([key, `${key} is required in production`]);
   }
-  if (config.allowedOrigins.length === 0) {
-    problems.push(["ALLOWED_ORIGINS", "ALLOWED_ORIGINS is required in production"]);
+  if (config.mailgunDomain && MAILGUN_SANDBOX.test(config.mailgunDomain)) {
+    problems.push([
+      "MAILGUN_DOMAIN",
+      "MAILGUN_DOMAIN is a Mailgun sandbox domain, which mails only authorised recipients; use your own sending domain in production",
+    ]);
   }
   if (problems.length > 0) {
     throw new ConfigError(

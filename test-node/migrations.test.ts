@@ -4,15 +4,17 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { readMigrationFiles, rollbackLast } from "../src/cli/migrations";
+import { describeDown, type MigrationFile, readMigrationFiles, rollbackLast } from "../src/cli/migrations";
 import { MIGRATIONS_DIR } from "../src/db/migrate";
 import { readCatalog } from "./support/catalog";
-import { gravy, gravyJson, query, scratchDatabase } from "./support/gravy";
+import { closedPort, gravy, gravyJson, query, scratchDatabase } from "./support/gravy";
 
 const url = await scratchDatabase();
 const env = { DATABASE_URL: url };
 const journal = readMigrationFiles(MIGRATIONS_DIR);
 const last = journal.at(-1);
+const label = (database: string) =>
+  `${new URL(database).pathname.slice(1)} on 127.0.0.1:${new URL(database).port}`;
 
 interface StatusJson {
   applied: number;
@@ -53,7 +55,7 @@ describe("db migrate, status and rollback", () => {
     const before = await readCatalog(url);
     expect(before.indexes.map((row) => row.index)).toContain("revoked_jti_expires_idx");
 
-    const rolledBack = await gravy(["db", "rollback"], env);
+    const rolledBack = await gravy(["db", "rollback", "--yes"], env);
     expect(rolledBack.code).toBe(0);
     expect(rolledBack.stdout).toContain(`Rolled back ${last?.tag}`);
     const status = await gravyJson<StatusJson>(["db", "status"], env);
@@ -66,16 +68,77 @@ describe("db migrate, status and rollback", () => {
 
   it("rolls back every migration to an empty schema, then refuses to go further", async () => {
     const before = await readCatalog(url);
-    for (const _ of journal) expect((await gravy(["db", "rollback"], env)).code).toBe(0);
+    for (const _ of journal) expect((await gravy(["db", "rollback", "--yes"], env)).code).toBe(0);
     expect(await readCatalog(url)).toEqual({ columns: [], indexes: [], constraints: [] });
     expect(await query(url, "select * from drizzle.__drizzle_migrations")).toEqual([]);
 
-    const nothing = await gravy(["db", "rollback"], env);
+    const nothing = await gravy(["db", "rollback", "--yes"], env);
     expect(nothing.code).toBe(1);
     expect(nothing.stderr).toBe("Nothing to roll back: no migration has been applied\n");
 
     expect((await gravy(["db", "migrate"], env)).code).toBe(0);
     expect(await readCatalog(url)).toEqual(before);
+  });
+});
+
+describe("rollback asks first", () => {
+  const effect = describeDown(last as MigrationFile);
+
+  it("says what the down file does: the first one drops every table", () => {
+    expect(describeDown(journal[0] as MigrationFile)).toBe(
+      "drops the tables email_tokens, refresh_tokens, revoked_jti, audit, users, apps with every row in them",
+    );
+    for (const file of journal.slice(1)) {
+      expect(describeDown(file)).toMatch(
+        /^(drops the tables .* with every row in them|runs the \d+ statements of .*\.down\.sql)$/,
+      );
+    }
+  });
+
+  it("without a terminal, needs --yes and changes nothing", async () => {
+    const before = await readCatalog(url);
+    const result = await gravy(["db", "rollback"], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `Not rolled back: rolling back ${last?.tag} on ${label(url)} ${effect}. Run again with --yes to confirm.\n`,
+    );
+    expect(await readCatalog(url)).toEqual(before);
+  });
+
+  it("on a terminal, asks, and does only what the answer says", async () => {
+    const before = await readCatalog(url);
+    const questions: string[] = [];
+    const answer = (yes: boolean) => async (question: string) => {
+      questions.push(question);
+      return yes;
+    };
+    const declined = await gravy(["db", "rollback"], env, undefined, answer(false));
+    expect(declined).toMatchObject({ code: 1, stderr: "Not rolled back.\n" });
+    expect(questions).toEqual([`Roll back ${last?.tag} on ${label(url)}? It ${effect}.`]);
+    expect(await readCatalog(url)).toEqual(before);
+
+    const accepted = await gravy(["db", "rollback"], env, undefined, answer(true));
+    expect(accepted.code).toBe(0);
+    expect(accepted.stdout).toContain(`Rolled back ${last?.tag}`);
+    expect(await readCatalog(url)).not.toEqual(before);
+    expect((await gravy(["db", "migrate"], env)).code).toBe(0);
+    expect(await readCatalog(url)).toEqual(before);
+  });
+
+  it("with NODE_ENV=production, refuses without --force before connecting", async () => {
+    const port = await closedPort();
+    const production = {
+      NODE_ENV: "production",
+      DATABASE_URL: `postgres://owner:pw@127.0.0.1:${port}/turkey?sslmode=require`,
+    };
+    const refused = await gravy(["db", "rollback", "--yes"], production);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^Refusing to roll back with NODE_ENV=production: .* add --force\.\n$/);
+    // With --force it goes on, and only then tries to connect.
+    const forced = await gravy(["db", "rollback", "--yes", "--force"], production);
+    expect(forced.stderr).toBe(
+      `Cannot reach the database at turkey on 127.0.0.1:${port} (connection refused)\n`,
+    );
   });
 });
 

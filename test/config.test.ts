@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
-import { ConfigError, parseConfig, parseDurationSeconds } from "../src/config";
+import { ConfigError, PRODUCTION_REQUIRED, parseConfig, parseDurationSeconds } from "../src/config";
 import { send } from "./support/worker";
 
 const SECRET = "a".repeat(40);
@@ -116,6 +116,25 @@ describe("parseConfig", () => {
   it("refuses production without Mailgun or allowed origins", () => {
     const { MAILGUN_API_KEY: _key, ALLOWED_ORIGINS: _origins, ...rest } = PRODUCTION;
     expect(configError(rest).keys).toEqual(["MAILGUN_API_KEY", "ALLOWED_ORIGINS"]);
+  });
+
+  it("names each missing production variable by its own key", () => {
+    for (const key of Object.keys(PRODUCTION_REQUIRED)) {
+      const { [key as keyof typeof PRODUCTION]: _missing, ...rest } = PRODUCTION;
+      expect(configError(rest).keys).toEqual([key]);
+    }
+  });
+
+  it("refuses a Mailgun sandbox domain in production, and only there", () => {
+    const sandbox = { ...PRODUCTION, MAILGUN_DOMAIN: "sandbox0123456789abcdef0123456789ab.mailgun.org" };
+    expect(configError(sandbox).keys).toEqual(["MAILGUN_DOMAIN"]);
+    expect(configError({ ...sandbox, MAILGUN_DOMAIN: "Sandbox42.Mailgun.org" }).keys).toEqual([
+      "MAILGUN_DOMAIN",
+    ]);
+    expect(parseConfig({ ...sandbox, NODE_ENV: "development" }).mailgunDomain).toBe(sandbox.MAILGUN_DOMAIN);
+    expect(parseConfig({ ...PRODUCTION, MAILGUN_DOMAIN: "sandbox.example.com" }).mailgunDomain).toBe(
+      "sandbox.example.com",
+    );
   });
 
   it("allows a short secret outside production", () => {

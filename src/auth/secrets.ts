@@ -3,6 +3,7 @@
  * A fast hash is enough here: unlike passwords these have full entropy.
  */
 import { createHash, createHmac } from "node:crypto";
+import { toBase64Url } from "../crypto/base64url";
 
 export function generateSecretToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
@@ -20,11 +21,4 @@ export function hashSecretToken(token: string): string {
  */
 export function successorRefreshToken(token: string, serverSecret: string): string {
   return toBase64Url(createHmac("sha256", `refresh-successor:${serverSecret}`).update(token).digest());
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes))
-    .replaceAll("+", "-")
-    .replaceAll("/", "_")
-    .replace(/=+$/, "");
 }

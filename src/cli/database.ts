@@ -6,7 +6,7 @@
 import type pg from "pg";
 import { parseDatabaseConfig } from "../config";
 import { openNodeDatabase } from "../db";
-import { CliError, describeFailure, isConnectionFailure, type TargetDescription } from "./errors";
+import { CliError, describeFailure, type TargetDescription } from "./errors";
 import type { Io } from "./output";
 
 type NodeHandle = ReturnType<typeof openNodeDatabase>;
@@ -16,14 +16,20 @@ export interface DatabaseTarget {
   poolMin: number;
   poolMax: number;
   description: TargetDescription;
+  /** NODE_ENV=production: destructive commands ask for more than a confirmation. */
+  production: boolean;
 }
 
 /** Resolves the target from the variables; refuses unsafe production settings (ConfigError). */
 export function databaseTarget(env: Io["env"]): DatabaseTarget {
   const config = parseDatabaseConfig(env);
-  const pool = { poolMin: config.dbPoolMin, poolMax: config.dbPoolMax };
+  const settings = {
+    poolMin: config.dbPoolMin,
+    poolMax: config.dbPoolMax,
+    production: config.nodeEnv === "production",
+  };
   if (config.databaseUrl) {
-    return { url: config.databaseUrl, ...pool, description: { label: describeUrl(config.databaseUrl) } };
+    return { url: config.databaseUrl, ...settings, description: { label: describeUrl(config.databaseUrl) } };
   }
   if (config.nodeEnv === "production") {
     throw new CliError("DATABASE_URL is required when NODE_ENV=production");
@@ -31,7 +37,7 @@ export function databaseTarget(env: Io["env"]): DatabaseTarget {
   const port = env.TURKEY_DB_PORT ?? "54329";
   const url = `postgres://postgres:turkey@127.0.0.1:${port}/turkey`;
   const hint = "that is the embedded database of `npm start`; start it, or set DATABASE_URL";
-  return { url, ...pool, description: { label: describeUrl(url), hint } };
+  return { url, ...settings, description: { label: describeUrl(url), hint } };
 }
 
 /** `turkey on db.internal:5432`: enough to recognise the target, never the credentials. */
@@ -65,12 +71,12 @@ export async function withDatabase<T>(
   }
 }
 
+/** Any failure of this first query is a failure to connect: it is explained with the target. */
 async function checkConnection(handle: NodeHandle, target: DatabaseTarget): Promise<void> {
   try {
     await handle.pool.query("select 1");
   } catch (error) {
-    if (isConnectionFailure(error)) throw new CliError(describeFailure(error, target.description));
-    throw error;
+    throw new CliError(describeFailure(error, target.description));
   }
 }
 

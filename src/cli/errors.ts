@@ -55,16 +55,15 @@ export function describeFailure(error: unknown, target?: TargetDescription): str
   const message = oneLine(typeof cause.message === "string" ? cause.message : String(cause));
   if (code && /^[0-9A-Z]{5}$/.test(code)) {
     const meaning = SQLSTATE_MEANINGS[code];
+    // With a target, the failure came while connecting: say where (a wrong host or database).
+    const where = target ? ` (${target.label})` : "";
     return meaning
-      ? `Database error: ${meaning}: ${message}`
-      : `Database error: ${message} (SQLSTATE ${code})`;
+      ? `Database error: ${meaning}: ${message}${where}`
+      : `Database error: ${message} (SQLSTATE ${code})${where}`;
   }
-  return `Unexpected error: ${message}`;
-}
-
-/** True when the error means the server could not be reached at all. */
-export function isConnectionFailure(error: unknown): boolean {
-  return networkProblem(rootCause(error)) !== undefined;
+  return target
+    ? `Cannot connect to the database at ${target.label}: ${message}`
+    : `Unexpected error: ${message}`;
 }
 
 /** drizzle wraps the driver's error in one whose message holds the SQL and its parameters. */

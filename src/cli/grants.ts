@@ -38,18 +38,56 @@ export interface GrantRequest {
   database: string;
   /** From scramVerifier: the role's password in the only form that leaves this process. */
   verifier: string;
+  /** When the password stops working (the guide's VALID UNTIL); never, when absent. */
+  validUntil?: Date | undefined;
+}
+
+/** `2027-01-01`, or an ISO timestamp with its zone: `2027-01-01T09:00:00Z`, `…+02:00`. */
+const VALID_UNTIL = /^(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+/**
+ * `--valid-until`: in the future (a past date would lock the app out at once), and a day that
+ * exists (JavaScript would roll 2027-02-30 over into March). Sent to the server in UTC, so the
+ * session's time zone cannot shift it.
+ */
+export function parseValidUntil(text: string, now: Date): Date {
+  const match = VALID_UNTIL.exec(text.trim());
+  const day = match?.[1] ?? "";
+  const date = new Date(match ? text.trim() : Number.NaN);
+  const midnight = Date.parse(`${day}T00:00:00Z`);
+  const dayExists = !Number.isNaN(midnight) && new Date(midnight).toISOString().startsWith(day);
+  if (Number.isNaN(date.getTime()) || !dayExists) {
+    throw new CliError("--valid-until must be a date such as 2027-01-01 (or an ISO timestamp with its zone)");
+  }
+  if (date.getTime() <= now.getTime()) {
+    throw new CliError("--valid-until must be in the future: the role could not log in at all");
+  }
+  return date;
+}
+
+/** The ALTER ROLE that sets a password (as a verifier) and how long it stays valid. */
+export function passwordStatement({ role, verifier, validUntil }: Omit<GrantRequest, "database">): string {
+  const until = validUntil ? validUntil.toISOString() : "infinity";
+  return `ALTER ROLE ${quoteIdentifier(checkRoleName(role))} WITH PASSWORD ${quoteLiteral(verifier)} VALID UNTIL ${quoteLiteral(until)}`;
 }
 
 /**
  * Run as the role that runs `gravy db migrate` (the tables' owner): default privileges apply
  * to tables that this role creates later.
  */
-export function grantStatements({ role, database, verifier }: GrantRequest): string[] {
-  const r = quoteIdentifier(checkRoleName(role));
-  const db = quoteIdentifier(database);
+export function grantStatements(request: GrantRequest): string[] {
+  const r = quoteIdentifier(checkRoleName(request.role));
+  const db = quoteIdentifier(request.database);
+  const elevated = "rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls";
   return [
     `DO $$ BEGIN CREATE ROLE ${r} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
-    `ALTER ROLE ${r} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${quoteLiteral(verifier)}`,
+    // Only a role that has more than it should is altered: a table owner with CREATEROLE (no
+    // superuser) may not touch these attributes on PostgreSQL 16+, and needs not to.
+    `DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral(request.role)} AND (${elevated})) THEN
+  ALTER ROLE ${r} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+END IF; END $$`,
+    `ALTER ROLE ${r} WITH LOGIN`,
+    passwordStatement(request),
     `GRANT CONNECT ON DATABASE ${db} TO ${r}`,
     // The default since PostgreSQL 15; older servers let every role create tables in public.
     "REVOKE CREATE ON SCHEMA public FROM PUBLIC",

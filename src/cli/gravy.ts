@@ -5,8 +5,10 @@
 
 import { Console } from "node:console";
 import { existsSync, readFileSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
 import { parseEnv } from "node:util";
 import { main } from "./main";
+import { shortenWarnings } from "./output";
 
 function loadVariables(): Record<string, string> {
   const vars: Record<string, string> = {};
@@ -19,14 +21,23 @@ function loadVariables(): Record<string, string> {
 // Shared modules log structured lines through console (the cleanup's "Cleanup job completed").
 // They are diagnostics: on stderr, stdout carries only the command's result (parseable with --json).
 globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr });
-// Library warnings (pg's note on sslmode semantics) are shown in one line, not a paragraph.
-process.removeAllListeners("warning");
-process.on("warning", (warning) => process.stderr.write(`Warning: ${warning.message.split("\n")[0]}\n`));
+shortenWarnings();
+
+/** A question on stderr (stdout carries only results), answered on the terminal. */
+async function confirm(question: string): Promise<boolean> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim());
+  } finally {
+    prompt.close();
+  }
+}
 
 const code = await main(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   env: loadVariables(),
   cwd: process.cwd(),
+  ...(process.stdin.isTTY ? { confirm } : {}),
 });
 process.exitCode = code;

@@ -3,10 +3,20 @@
  * once over the pool (which is why the pool's own counters are worth reading afterwards).
  */
 import type pg from "pg";
-import { lastCleanupAt } from "../cron/cleanup";
+import { type CleanupCounts, cleanupStatus } from "../cron/cleanup";
+import type { RetentionSettings } from "../cron/retention";
 import type { Database } from "../db";
 import { MIGRATIONS_DIR } from "../db/migrate";
 import { migrationStatus } from "./migrations";
+import {
+  type ConnectionLimits,
+  type IndexCandidate,
+  readConnectionLimits,
+  readIndexCandidates,
+  readTls,
+  type TlsStatus,
+} from "./server-checks";
+import { assessServerVersion, MIN_SERVER_MAJOR } from "./server-version";
 
 export interface PoolStats {
   min: number;
@@ -24,7 +34,17 @@ export interface RevokedFigures {
 }
 
 export interface HealthReport {
-  server: { version: string; versionNumber: number; database: string; user: string };
+  server: {
+    version: string;
+    versionNumber: number;
+    database: string;
+    user: string;
+    /** Whether the server is at least the minimum major version (minimumMajor). */
+    supported: boolean;
+    minimumMajor: number;
+  };
+  tls: TlsStatus;
+  connectionLimits: ConnectionLimits;
   pool: PoolStats;
   migrations: { applied: number; pending: number };
   tables: { table: string; bytes: number; size: string; rows: number }[];
@@ -33,11 +53,18 @@ export interface HealthReport {
   activeConnections: number;
   slowQueries: { pid: number; seconds: number; query: string }[];
   indexes: { table: string; index: string; scans: number; tuplesRead: number; tuplesFetched: number }[];
+  /** The guide's "Identify missing indexes" query, each column marked when already indexed. */
+  indexCandidates: IndexCandidate[];
   lastCleanupAt: Date | null;
+  /** The newest cleanup run stopped at its budget; the next cron tick continues it. */
+  cleanupIncomplete: boolean;
+  /** Rows past retention per rule, each counted up to 10,000; null until migrated. */
+  cleanupBacklog: Partial<CleanupCounts> | null;
 }
 
 export interface HealthOptions {
   pool: { min: number; max: number };
+  retention: RetentionSettings;
   /** Active queries running longer than this are listed (the guide uses 5 s). */
   slowQuerySeconds?: number;
 }
@@ -47,19 +74,27 @@ type Handle = { db: Database; pool: pg.Pool };
 export async function collectHealth(handle: Handle, options: HealthOptions): Promise<HealthReport> {
   const { pool } = handle;
   const migrated = await hasTable(pool, "public.revoked_jti");
-  const [server, migrations, tables, revokedJti, slowQueries, indexes, cleanup] = await Promise.all([
-    readServer(pool),
-    migrationStatus(pool, MIGRATIONS_DIR),
-    readTableSizes(pool),
-    migrated ? readRevoked(pool) : null,
-    readSlowQueries(pool, options.slowQuerySeconds ?? 5),
-    readIndexUsage(pool),
-    migrated ? lastCleanupAt(handle.db) : undefined,
+  const [server, tls, connectionLimits, migrations, tables, revokedJti, slowQueries, indexes] =
+    await Promise.all([
+      readServer(pool),
+      readTls(pool),
+      readConnectionLimits(pool, options.pool.max),
+      migrationStatus(pool, MIGRATIONS_DIR),
+      readTableSizes(pool),
+      migrated ? readRevoked(pool) : null,
+      readSlowQueries(pool, options.slowQuerySeconds ?? 5),
+      readIndexUsage(pool),
+    ]);
+  const [indexCandidates, cleanup] = await Promise.all([
+    readIndexCandidates(pool),
+    migrated ? cleanupStatus(handle.db, options.retention) : undefined,
   ]);
   // Counted last, once this check's own pool has opened its connections (the pool stats below).
   const activeConnections = await readActiveConnections(pool);
   return {
     server,
+    tls,
+    connectionLimits,
     pool: { ...options.pool, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount },
     migrations: {
       applied: migrations.filter((m) => m.state === "applied").length,
@@ -70,7 +105,10 @@ export async function collectHealth(handle: Handle, options: HealthOptions): Pro
     activeConnections,
     slowQueries,
     indexes,
-    lastCleanupAt: cleanup ?? null,
+    indexCandidates,
+    lastCleanupAt: cleanup?.lastAt ?? null,
+    cleanupIncomplete: cleanup?.lastIncomplete ?? false,
+    cleanupBacklog: cleanup?.backlog ?? null,
   };
 }
 
@@ -86,7 +124,15 @@ async function readServer(pool: pg.Pool): Promise<HealthReport["server"]> {
   );
   const row = result.rows[0];
   if (!row) throw new Error("the server returned no version");
-  return { version: row.version, versionNumber: Number(row.num), database: row.database, user: row.user };
+  const { supported } = assessServerVersion(row.version, Number(row.num));
+  return {
+    version: row.version,
+    versionNumber: Number(row.num),
+    database: row.database,
+    user: row.user,
+    supported,
+    minimumMajor: MIN_SERVER_MAJOR,
+  };
 }
 
 async function readTableSizes(pool: pg.Pool): Promise<HealthReport["tables"]> {

@@ -110,19 +110,43 @@ export async function migrationStatus(pool: pg.Pool, folder: string): Promise<Mi
   return compareMigrations(readMigrationFiles(folder), await readApplied(pool));
 }
 
+/** The migration `rollbackLast` would undo now, so it can be shown before anyone confirms. */
+export async function planRollback(pool: pg.Pool, folder: string): Promise<MigrationFile> {
+  return undoable(readMigrationFiles(folder), (await readApplied(pool)).at(-1), folder);
+}
+
 /**
  * Undoes the newest applied migration in one transaction: its down SQL, then its record.
- * Refuses when there is nothing to undo, no reviewed down file, or the file changed since.
+ * Refuses when there is nothing to undo, no reviewed down file, the file changed since, or
+ * (with `expectedTag`) the newest applied migration is no longer the one that was confirmed.
  */
-export async function rollbackLast(pool: pg.Pool, folder: string): Promise<MigrationFile> {
+export async function rollbackLast(
+  pool: pg.Pool,
+  folder: string,
+  expectedTag?: string,
+): Promise<MigrationFile> {
   const files = readMigrationFiles(folder);
   return inTransaction(pool, async (client) => {
     const applied = await readApplied(client, true);
     const file = undoable(files, applied.at(-1), folder);
+    if (expectedTag !== undefined && file.tag !== expectedTag) {
+      throw new CliError(
+        `The last applied migration is now ${file.tag}, not ${expectedTag}; nothing was rolled back`,
+      );
+    }
     await client.query(readFileSync(file.downPath as string, "utf8"));
     await client.query(`delete from ${TABLE} where created_at = $1`, [file.createdAt]);
     return file;
   });
+}
+
+/** What a down file does, in one line: the tables it drops, or how many statements it runs. */
+export function describeDown(file: MigrationFile): string {
+  const sql = readFileSync(file.downPath as string, "utf8").replace(/--.*$/gm, "");
+  const dropped = [...sql.matchAll(/\bdrop\s+table\s+(?:if\s+exists\s+)?"?([\w.]+)"?/gi)].map((m) => m[1]);
+  if (dropped.length > 0) return `drops the tables ${dropped.join(", ")} with every row in them`;
+  const statements = sql.split(";").filter((part) => part.trim() !== "").length;
+  return `runs the ${statements} statements of ${path.basename(file.downPath as string)}`;
 }
 
 function undoable(files: MigrationFile[], last: AppliedMigration | undefined, folder: string): MigrationFile {

