@@ -31,8 +31,8 @@ const HOW_IT_IS_MADE = [
   "  stale, and whenever an answer the tests receive — status, body, error code, or one of the",
   "  headers above — is not what the document says for that route.",
   "- `GET /docs` is Swagger UI from the swagger-ui-dist package, served as Workers Static Assets",
-  "  (dist/assets, assembled by scripts/docs-assets.ts, which wrangler runs before `dev` and",
-  "  `deploy`) under a Content-Security-Policy that allows this origin only and no inline script.",
+  "  (dist/assets, assembled by `npm run docs:assets`, which `npm start` and `npm run deploy` run",
+  "  first) under a Content-Security-Policy that allows this origin only and no inline script.",
   "",
 ];
 

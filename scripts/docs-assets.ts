@@ -1,8 +1,9 @@
 /**
  * Assembles dist/assets, the Workers Static Assets of the /docs page: our own files from
  * assets/ and Swagger UI's script, stylesheet and icon from the swagger-ui-dist package (no
- * CDN at run time). Wrangler runs it before `wrangler dev` and `wrangler deploy` ([build] in
- * wrangler.toml); files that are already current are left alone, so a rerun changes nothing.
+ * CDN at run time). `npm start`, `npm run deploy`, the bench and the tests that run wrangler
+ * call it first (`npm run docs:assets` by hand); paths come from this file, not the working
+ * folder. Files that are already current are left alone, so a rerun changes nothing.
  */
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";

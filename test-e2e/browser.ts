@@ -19,6 +19,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { buildDocsAssets } from "../scripts/docs-assets";
 import { startEmbeddedPostgres } from "../src/cli/embedded-postgres";
 import { applyMigrations, ensureApp } from "../src/db/migrate";
 import { checkDocsPage } from "./docs-page";
@@ -279,6 +280,7 @@ async function run(cleanups: Cleanup[]): Promise<void> {
 
   const envFile = path.join(dir, "worker.env");
   await writeFile(envFile, workerEnv(allowed), { mode: 0o600 });
+  await buildDocsAssets();
   const worker = startWorker(dir, workerPort, inspectorPort, envFile, database.url);
   cleanups.push(stopProcessGroup(worker));
   const workerUrl = `http://127.0.0.1:${workerPort}`;

@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { copyFile, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ASSETS_DIR } from "../scripts/docs-assets";
+import { ASSETS_DIR, buildDocsAssets } from "../scripts/docs-assets";
 import { closedPort, emptyFolder, query, scratchDatabase } from "./support/gravy";
 
 const url = await scratchDatabase({ migrated: true });
@@ -39,6 +39,7 @@ function stopGroup(child: ChildProcess): void {
 }
 
 async function build(outdir: string): Promise<void> {
+  await buildDocsAssets();
   const child = run(["wrangler", "deploy", "--dry-run", "--config", "wrangler.toml", "--outdir", outdir]);
   let output = "";
   child.stderr?.on("data", (chunk) => {
