@@ -6,6 +6,8 @@
  * Exits non-zero only when the set-up fails or a scenario had errors (or completed nothing),
  * never on a figure: the figures of a shared 2-core machine are too noisy to gate on.
  */
+
+import { buildDocsAssets } from "../scripts/docs-assets";
 import { type Counts, countOperations } from "./lib/counts";
 import { createWorkDir, type Servers, startDatabase, startWorkers, workerVariables } from "./lib/environment";
 import { createFixtures, type Fixtures } from "./lib/fixtures";
@@ -35,6 +37,7 @@ async function run(settings: Settings): Promise<Results> {
   step("embedded PostgreSQL: start, migrate, register the app");
   const database = await startDatabase(dir);
   step("build: Turkey and the ceiling worker (wrangler deploy --dry-run)");
+  await buildDocsAssets();
   const turkey = await buildWorker(dir, "turkey", "wrangler.toml");
   const ceiling = await buildWorker(dir, "ceiling", "bench/ceiling/wrangler.toml");
   step("counting run in the workers pool: SQL statements and KV reads per operation");

@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { checkDeploy, type DeployConfig, readDocumentedSecrets } from "../src/cli/deploy-preflight";
 import { PROJECT_DIR, wranglerScript } from "../src/cli/local-worker";
+import { buildDocsAssets } from "./docs-assets";
 
 const DEPLOY_DOC = path.join(PROJECT_DIR, "docs", "deploy.md");
 
@@ -37,6 +38,7 @@ async function main(): Promise<number> {
   printReminders(label, secrets, hyperdriveIds, wranglerArgs);
   if (preflightOnly) return 0;
   const configArgs = configPath ? [] : ["--config", config.configPath];
+  await buildDocsAssets();
   return runWrangler(["deploy", ...configArgs, ...wranglerArgs]);
 }
 

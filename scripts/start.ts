@@ -21,6 +21,7 @@ import { shortenWarnings } from "../src/cli/output";
 import { readServerVersion, requireSupportedServer } from "../src/cli/server-version";
 import { CONFIG_KEYS, parseConfig } from "../src/config";
 import { applyMigrations, ensureApp } from "../src/db/migrate";
+import { buildDocsAssets } from "./docs-assets";
 
 const STATE_DIR = path.resolve(".turkey");
 const EMBEDDED_PORT = Number(process.env.TURKEY_DB_PORT ?? 54329);
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
   try {
     await prepareDatabase(database.target, port);
     console.log(`Database ready; app "demo" registered. Starting Turkey on http://localhost:${port}`);
+    await buildDocsAssets();
     code = await runWorker(port, await writeWorkerEnv(vars), database.workerUrl);
   } finally {
     await database.stop();

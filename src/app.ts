@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
+import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import pkg from "../package.json";
 import { signingKey } from "./auth/session-context";
@@ -13,9 +14,12 @@ import { ConfigError } from "./config";
 import { type AppEnv, type AppOptions, createDeps } from "./context";
 import { ApiError } from "./errors";
 import { checkDatabaseCached, formatUptime, type Health } from "./health";
+import { documented, endpoint } from "./http/contract";
 import { requireApp } from "./http/middleware";
+import * as schemas from "./http/schemas";
 import { describeError, log } from "./log";
 import { authRoutes } from "./routes/auth";
+import { docsRoutes } from "./routes/docs";
 import "./validation";
 
 const VERSION: string = pkg.version;
@@ -24,10 +28,14 @@ const MAX_BODY_BYTES = 16 * 1024;
 // Workers freeze the clock at global scope, so the isolate's start is its first request.
 let startedAtMs: number | undefined;
 
-export function createApp(options: AppOptions = {}): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+const noStore = createMiddleware(async (c, next) => {
+  await next();
+  c.res.headers.set("Cache-Control", "no-store");
+});
 
-  app.use(async (c, next) => {
+/** Builds the request's dependencies and releases them once the response is done. */
+function provideDeps(options: AppOptions) {
+  return createMiddleware<AppEnv>(async (c, next) => {
     startedAtMs ??= Date.now();
     const deps = createDeps(c.env, options);
     c.set("deps", deps);
@@ -37,12 +45,20 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
       c.executionCtx.waitUntil(deps.close());
     }
   });
+}
+
+export function createApp(options: AppOptions = {}): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
   app.use(async (c, next) => {
     await next();
     c.res.headers.set("X-Content-Type-Options", "nosniff");
-    // Tokens and user data must never sit in a shared or browser cache.
-    if (c.req.path.startsWith("/v1/")) c.res.headers.set("Cache-Control", "no-store");
   });
+  // Tokens and user data must never sit in a shared or browser cache; first, so even an
+  // answer about bad configuration carries it.
+  app.use("/v1/*", documented(noStore, { headers: ["noStore"] }));
+  // The configuration is parsed here; anything unexpected anywhere ends as internal_error.
+  app.use(documented(provideDeps(options), { errors: ["configuration_error", "internal_error"] }));
   app.use(
     cors({
       // Exactly ALLOWED_ORIGINS; any other origin gets no CORS headers at all.
@@ -54,41 +70,61 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     }),
   );
   app.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError("payload_too_large");
-      },
-    }),
+    documented(
+      bodyLimit({
+        maxSize: MAX_BODY_BYTES,
+        onError: () => {
+          throw new ApiError("payload_too_large");
+        },
+      }),
+      { bodyErrors: ["payload_too_large"] },
+    ),
   );
 
-  app.get("/health", async (c) => {
-    const { deps } = c.var;
-    const databaseKey = c.env.HYPERDRIVE?.connectionString ?? c.env.DATABASE_URL ?? "";
-    const database = await checkDatabaseCached(
-      databaseKey,
-      () => deps.db,
-      deps.config,
-      deps.clock().getTime(),
-    );
-    const uptimeSeconds = Math.floor((Date.now() - (startedAtMs ?? Date.now())) / 1000);
-    const health: Health = {
-      status: database.connected ? "healthy" : "unhealthy",
-      database: database.connected ? "connected" : "disconnected",
-      uptime: formatUptime(uptimeSeconds),
-      uptimeSeconds,
-      version: VERSION,
-      lastCleanupAt: (database.connected && database.lastCleanupAt?.toISOString()) || null,
-      ...(database.connected ? { cleanupBacklog: database.backlog } : {}),
-    };
-    return c.json(health, database.connected ? 200 : 503, { "Cache-Control": "no-store" });
-  });
+  app.get(
+    "/health",
+    endpoint({
+      summary: "Health of the Worker and its database",
+      responses: { 200: schemas.health, 503: schemas.health },
+      headers: ["noStore"],
+    }),
+    async (c) => {
+      const { deps } = c.var;
+      const databaseKey = c.env.HYPERDRIVE?.connectionString ?? c.env.DATABASE_URL ?? "";
+      const database = await checkDatabaseCached(
+        databaseKey,
+        () => deps.db,
+        deps.config,
+        deps.clock().getTime(),
+      );
+      const uptimeSeconds = Math.floor((Date.now() - (startedAtMs ?? Date.now())) / 1000);
+      const report: Health = {
+        status: database.connected ? "healthy" : "unhealthy",
+        database: database.connected ? "connected" : "disconnected",
+        uptime: formatUptime(uptimeSeconds),
+        uptimeSeconds,
+        version: VERSION,
+        lastCleanupAt: (database.connected && database.lastCleanupAt?.toISOString()) || null,
+        ...(database.connected ? { cleanupBacklog: database.backlog } : {}),
+      };
+      return c.json(report, database.connected ? 200 : 503, { "Cache-Control": "no-store" });
+    },
+  );
 
   // Public keys for app backends that verify signatures themselves; empty with HS256.
-  app.get("/.well-known/jwks.json", async (c) => {
-    const { publicJwk } = await keyMaterial(signingKey(c.var.deps.config));
-    return c.json({ keys: publicJwk ? [publicJwk] : [] }, 200, { "Cache-Control": "public, max-age=300" });
-  });
+  app.get(
+    "/.well-known/jwks.json",
+    endpoint({
+      summary: "Public keys that verify access tokens",
+      responses: { 200: schemas.jwks },
+      headers: ["publicCache"],
+    }),
+    async (c) => {
+      const { publicJwk } = await keyMaterial(signingKey(c.var.deps.config));
+      return c.json({ keys: publicJwk ? [publicJwk] : [] }, 200, { "Cache-Control": "public, max-age=300" });
+    },
+  );
+  app.route("/", docsRoutes);
 
   app.use("/v1/*", requireApp);
   app.route("/v1/auth", authRoutes);

@@ -4,6 +4,15 @@
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
+interface ErrorEntry {
+  status: ContentfulStatusCode;
+  message: string;
+  /** Answered with a Retry-After header (seconds). */
+  retryAfter?: true;
+  /** May carry the RateLimit-* headers of the window it exceeded. */
+  rateLimit?: true;
+}
+
 export const ERRORS = {
   not_found: { status: 404, message: "No such endpoint" },
   invalid_json: { status: 400, message: "The request body is not valid JSON" },
@@ -25,13 +34,26 @@ export const ERRORS = {
     status: 401,
     message: "The refresh token was already used; the session has been ended",
   },
-  rate_limited: { status: 429, message: "Too many requests; try again later" },
-  too_many_attempts: { status: 429, message: "Too many failed sign-in attempts; try again later" },
+  rate_limited: {
+    status: 429,
+    message: "Too many requests; try again later",
+    retryAfter: true,
+    rateLimit: true,
+  },
+  too_many_attempts: {
+    status: 429,
+    message: "Too many failed sign-in attempts; try again later",
+    retryAfter: true,
+  },
   internal_error: { status: 500, message: "Something went wrong on our side" },
   configuration_error: { status: 500, message: "The server is misconfigured" },
-  database_unavailable: { status: 503, message: "The database is unavailable" },
-  temporarily_unavailable: { status: 503, message: "The service is briefly unavailable; try again shortly" },
-} as const satisfies Record<string, { status: ContentfulStatusCode; message: string }>;
+  database_unavailable: { status: 503, message: "The database is unavailable", retryAfter: true },
+  temporarily_unavailable: {
+    status: 503,
+    message: "The service is briefly unavailable; try again shortly",
+    retryAfter: true,
+  },
+} as const satisfies Record<string, ErrorEntry>;
 
 export type ErrorCode = keyof typeof ERRORS;
 

@@ -5,7 +5,8 @@
  * origin in ALLOWED_ORIGINS must complete sign-up → login → calls with the token → refresh →
  * logout; the same app from a second origin must be stopped by CORS. Run with
  * `npm run test:browser`; screenshots go to test-results/. The app's backend (plain Node) checks
- * the browser's token with TurKeyServer from the same installed package.
+ * the browser's token with TurKeyServer from the same installed package. The API reference page
+ * (/docs) must render under its Content-Security-Policy (docs-page.ts).
  *
  * Everything it starts (database, Worker, app servers, browser) lives in its own temp folder
  * and ports 57000–57999, and is stopped on every exit path.
@@ -25,6 +26,7 @@ import {
   serveStatic,
   verifyInBackend,
 } from "./sample-app";
+import { checkDocsPage } from "./docs-page";
 import { type Cleanup, distinctPorts, startBackend } from "./services";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -278,6 +280,7 @@ async function run(cleanups: Cleanup[]): Promise<void> {
   await checkBlockedOrigin(context, `${blocked}/`);
   await checkPreflights(workerUrl, allowed, blocked);
   await checkUsers(databaseUrl);
+  await checkDocsPage(context, workerUrl, path.join(RESULTS, "docs.png"), expectThat);
 }
 
 async function main(): Promise<void> {

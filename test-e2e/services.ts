@@ -10,6 +10,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildDocsAssets } from "../scripts/docs-assets";
 import { startEmbeddedPostgres } from "../src/cli/embedded-postgres";
 import { applyMigrations, ensureApp } from "../src/db/migrate";
 
@@ -137,6 +138,7 @@ export async function startBackend(
 
   const envFile = path.join(dir, "worker.env");
   await writeFile(envFile, workerEnv(app.allowedOrigin), { mode: 0o600 });
+  await buildDocsAssets(); // the /docs page's files, served by wrangler as static assets
   const worker = startWorker(dir, ports.workerPort, ports.inspectorPort, envFile, database.url);
   cleanups.push(stopProcessGroup(worker));
   const workerUrl = `http://127.0.0.1:${ports.workerPort}`;

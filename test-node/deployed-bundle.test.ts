@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { copyFile, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { ASSETS_DIR, buildDocsAssets } from "../scripts/docs-assets";
 import { closedPort, emptyFolder, query, scratchDatabase } from "./support/gravy";
 
 const url = await scratchDatabase({ migrated: true });
@@ -38,6 +39,7 @@ function stopGroup(child: ChildProcess): void {
 }
 
 async function build(outdir: string): Promise<void> {
+  await buildDocsAssets();
   const child = run(["wrangler", "deploy", "--dry-run", "--config", "wrangler.toml", "--outdir", outdir]);
   let output = "";
   child.stderr?.on("data", (chunk) => {
@@ -63,6 +65,8 @@ async function serve(outdir: string): Promise<string> {
   run(
     [
       ...["wrangler", "dev", path.join(outdir, "index.js"), "--no-bundle", "--config", config],
+      // The copied configuration's relative assets directory would not resolve from its folder.
+      ...["--assets", ASSETS_DIR],
       ...["--env-file", envFile, "--ip", "127.0.0.1", "--port", String(port)],
       ...["--inspector-port", String(await closedPort()), "--persist-to", path.join(dir, "state")],
       "--show-interactive-dev-session=false",

@@ -1,11 +1,16 @@
 /**
  * Runs once in Node before the workerd test pool: a fresh, migrated database (embedded
- * PostgreSQL by default, or a new database on the server named by TEST_DATABASE_URL) and
- * the WebSocket relay for the Neon driver path. Both are torn down afterwards.
+ * PostgreSQL by default, or a new database on the server named by TEST_DATABASE_URL), the
+ * WebSocket relay for the Neon driver path, the fake Mailgun, and the service that checks
+ * every answer against the OpenAPI document generated from the route contracts. All are
+ * torn down afterwards.
  */
 import type { TestProject } from "vitest/node";
+import { createApp } from "../src/app";
 import { applyMigrations } from "../src/db/migrate";
+import { buildOpenApiDocument } from "../src/http/openapi";
 import { startFakeMailgun } from "./support/fake-mailgun";
+import { startResponseChecker } from "./support/response-check";
 import { createScratchDatabase, startScratchEmbedded } from "./support/scratch-database";
 import { startWsRelay } from "./support/ws-relay";
 
@@ -14,6 +19,7 @@ declare module "vitest" {
     databaseUrl: string;
     neonWsProxy: string;
     mailgunUrl: string;
+    responseCheckUrl: string;
   }
 }
 
@@ -26,16 +32,19 @@ export default async function setup(project: TestProject) {
   const { hostname, port } = new URL(database.url);
   const relay = await startWsRelay(`${hostname}:${port}`);
   const mailgun = await startFakeMailgun();
+  const responseCheck = await startResponseChecker(await buildOpenApiDocument(createApp()));
 
   project.provide("databaseUrl", database.url);
   project.provide("neonWsProxy", `127.0.0.1:${relay.port}/v1`);
   project.provide("mailgunUrl", mailgun.url);
+  project.provide("responseCheckUrl", responseCheck.url);
   // Wrangler reads this while the pool loads wrangler.toml; it wins over localConnectionString.
   process.env.CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE = database.url;
 
   return async () => {
     await relay.close();
     await mailgun.close();
+    await responseCheck.close();
     await database.drop();
   };
 }

@@ -9,6 +9,7 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { ASSETS_DIR } from "../../scripts/docs-assets";
 import { startEmbeddedPostgres } from "../../src/cli/embedded-postgres";
 import { parseConfig } from "../../src/config";
 import { applyMigrations, ensureApp } from "../../src/db/migrate";
@@ -98,7 +99,14 @@ export async function startWorkers(
   const startTurkey = async (name: string, variables: Record<string, string>) => {
     const envFile = path.join(dir, `${name}.env`);
     await writeFile(envFile, toEnvFile(variables), { mode: 0o600 });
-    return startWrangler(dir, name, builds.turkey, ["--env-file", envFile], hyperdrive);
+    // The configuration copy sits elsewhere, so its relative assets directory is named here.
+    return startWrangler(
+      dir,
+      name,
+      builds.turkey,
+      ["--env-file", envFile, "--assets", ASSETS_DIR],
+      hyperdrive,
+    );
   };
   const turkey = await startTurkey("turkey", vars);
   const turkeyScrypt = await startTurkey("turkey-scrypt", { ...vars, PASSWORD_HASH: "scrypt" });

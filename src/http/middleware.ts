@@ -21,6 +21,7 @@ import {
 } from "../rate-limit";
 import { ATTEMPT_POLICY } from "../rate-limit/attempts";
 import { isRevoked } from "../revocation";
+import { documented } from "./contract";
 
 const APP_ID = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/));
 
@@ -33,6 +34,8 @@ export const requireApp = createMiddleware<AppEnv>(async (c, next) => {
   c.set("app", app);
   await next();
 });
+// The registry is read from Postgres (cached in the isolate).
+documented(requireApp, { security: "appId", errors: ["unknown_app", "database_unavailable"] });
 
 /** Verifies the bearer token for the calling app, then asks whether it was revoked. */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
@@ -40,6 +43,10 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   if (!match?.[1]) throw new ApiError("token_missing");
   c.set("claims", await verifyLiveToken(c, match[1]));
   await next();
+});
+documented(requireUser, {
+  security: "bearer",
+  errors: ["token_missing", "token_invalid", "token_expired", "token_revoked"],
 });
 
 /** Signature and claims for the calling app first, then the revocation check. */
@@ -71,6 +78,7 @@ export const rateLimited = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
 });
+documented(rateLimited, { errors: ["rate_limited"], headers: ["rateLimit"] });
 
 /** Refresh tokens that match no session, per network: a generous ceiling, not a login budget. */
 export const REFRESH_MISS_FACTOR = 10;

@@ -1,6 +1,7 @@
 /**
- * The /v1/auth route table. Each handler validates its input, calls one domain function
- * and shapes the answer; the work lives in src/auth.
+ * The /v1/auth route table. Each route declares its contract (`endpoint`: input schemas,
+ * answers, error codes), which validates the request and becomes the OpenAPI document; the
+ * handler calls one domain function and shapes the answer. The work lives in src/auth.
  */
 import { Hono } from "hono";
 import * as z from "zod/mini";
@@ -12,11 +13,16 @@ import { listSessions, refreshSession } from "../auth/sessions";
 import { findUserForToken, toUserView } from "../auth/users";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
-import { readJson, validate } from "../http/body";
+import { endpoint } from "../http/contract";
 import { authContext, countRefreshMiss, rateLimited, requireUser, verifyLiveToken } from "../http/middleware";
+import { accepted, introspection, registration, sessions, tokens, userEnvelope } from "../http/schemas";
 
-const email = z.pipe(z.string().check(z.trim(), z.maxLength(254)), z.email("must be an email address"));
-const password = z.string("must be a string");
+const email = z
+  .pipe(z.string().check(z.trim(), z.maxLength(254)), z.email("must be an email address"))
+  .check(z.meta({ format: "email", description: "Trimmed; compared case-insensitively." }));
+const password = z
+  .string("must be a string")
+  .check(z.meta({ description: "PASSWORD_MIN_LENGTH (8 unless configured) to 128 characters." }));
 const opaqueToken = z.string().check(z.minLength(1), z.maxLength(512));
 // Shown back to the user and to app backends; one line, no control or invisible format characters.
 const NAME_MAX_CHARACTERS = 100;
@@ -48,102 +54,228 @@ const NO_STORE = { "Cache-Control": "no-store" };
 const ACCEPTED = { accepted: true } as const;
 
 export const authRoutes = new Hono<AppEnv>()
-  .post("/register", rateLimited, async (c) => {
-    const input = await readJson(c.req.raw, schemas.register);
-    return c.json(await register(authContext(c), input), 201, NO_STORE);
-  })
-  .post("/login", rateLimited, async (c) => {
-    const input = await readJson(c.req.raw, schemas.login);
-    return c.json(await login(authContext(c), input), 200, NO_STORE);
-  })
+  .post(
+    "/register",
+    rateLimited,
+    endpoint({
+      summary: "Create an account",
+      description:
+        "Tokens only when email verification is not required; a verification email is always sent.",
+      body: schemas.register,
+      responses: { 201: registration },
+      errors: ["email_taken"],
+    }),
+    async (c) => c.json(await register(authContext(c), c.req.valid("json")), 201, NO_STORE),
+  )
+  .post(
+    "/login",
+    rateLimited,
+    endpoint({
+      summary: "Sign in with email and password",
+      description: "An unknown email and a wrong password get the same answer, in the same time.",
+      body: schemas.login,
+      responses: { 200: tokens },
+      errors: ["invalid_credentials", "email_not_verified", "too_many_attempts", "temporarily_unavailable"],
+    }),
+    async (c) => c.json(await login(authContext(c), c.req.valid("json")), 200, NO_STORE),
+  )
   // Not a credential guess: budgeted per session (in the refresh statement), with only a
   // ceiling per network for tokens that match no session.
-  .post("/refresh", async (c) => {
-    const input = await readJson(c.req.raw, schemas.refresh);
-    try {
-      return c.json(await refreshSession(authContext(c), input.refreshToken), 200, NO_STORE);
-    } catch (error) {
-      if (error instanceof ApiError && error.code === "invalid_refresh_token") await countRefreshMiss(c);
-      throw error;
-    }
-  })
-  .post("/verify-email", rateLimited, async (c) => {
-    const { token } = await readJson(c.req.raw, schemas.emailToken);
-    return c.json({ user: await verifyEmail(authContext(c), token) }, 200, NO_STORE);
-  })
+  .post(
+    "/refresh",
+    endpoint({
+      summary: "Exchange a refresh token for a new pair",
+      description: "Rotates: reusing a spent refresh token (past a short grace) ends the whole session.",
+      body: schemas.refresh,
+      responses: { 200: tokens },
+      errors: ["invalid_refresh_token", "refresh_token_expired", "refresh_token_reused", "rate_limited"],
+    }),
+    async (c) => {
+      try {
+        return c.json(await refreshSession(authContext(c), c.req.valid("json").refreshToken), 200, NO_STORE);
+      } catch (error) {
+        if (error instanceof ApiError && error.code === "invalid_refresh_token") await countRefreshMiss(c);
+        throw error;
+      }
+    },
+  )
+  .post(
+    "/verify-email",
+    rateLimited,
+    endpoint({
+      summary: "Confirm an email address with the mailed token",
+      body: schemas.emailToken,
+      responses: { 200: userEnvelope },
+      errors: ["invalid_token"],
+    }),
+    async (c) =>
+      c.json({ user: await verifyEmail(authContext(c), c.req.valid("json").token) }, 200, NO_STORE),
+  )
   // Answered before any per-account work, so known and unknown addresses answer alike in time.
-  .post("/resend-verification", rateLimited, async (c) => {
-    const { email } = await readJson(c.req.raw, schemas.emailOnly);
-    const ctx = authContext(c);
-    c.var.deps.defer(() => requestEmailToken(ctx, email, "verify_email"));
-    return c.json(ACCEPTED, 202, NO_STORE);
-  })
-  .post("/forgot-password", rateLimited, async (c) => {
-    const { email } = await readJson(c.req.raw, schemas.emailOnly);
-    const ctx = authContext(c);
-    c.var.deps.defer(() => requestEmailToken(ctx, email, "reset_password"));
-    return c.json(ACCEPTED, 202, NO_STORE);
-  })
-  .post("/reset-password", rateLimited, async (c) => {
-    const input = await readJson(c.req.raw, schemas.resetPassword);
-    return c.json({ user: await resetPassword(authContext(c), input.token, input.password) }, 200, NO_STORE);
-  })
-  .post("/change-password", rateLimited, requireUser, async (c) => {
-    const input = await readJson(c.req.raw, schemas.changePassword);
-    const { sub, sid } = c.var.claims;
-    const user = await changePassword(authContext(c), { userId: sub, sessionId: sid }, input);
-    return c.json({ user }, 200, NO_STORE);
-  })
-  .post("/logout", requireUser, async (c) => {
-    // The body is optional and only validated: the session comes from the access token.
-    if (c.req.header("content-type")) await readJson(c.req.raw, schemas.logout);
-    const { claims } = c.var;
-    await endSessions(authContext(c), {
-      userId: claims.sub,
-      sessionId: claims.sid,
-      alsoRevoke: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) },
-      event: "logout",
-    });
-    return c.body(null, 204, NO_STORE);
-  })
-  .post("/logout-all", requireUser, async (c) => {
-    const { claims } = c.var;
-    await endSessions(authContext(c), {
-      userId: claims.sub,
-      alsoRevoke: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) },
-      event: "logout_all",
-    });
-    return c.body(null, 204, NO_STORE);
-  })
-  .post("/introspect", async (c) => {
-    // RFC 7662 style, for app backends: anything not live for this app is just inactive.
-    const { token } = await readJson(c.req.raw, schemas.introspect);
-    try {
-      const claims = await verifyLiveToken(c, token);
-      return c.json({ active: true, ...claims }, 200, NO_STORE);
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) return c.json({ active: false }, 200, NO_STORE);
-      throw error;
-    }
-  })
-  .get("/me", requireUser, async (c) => {
-    const found = await findUserForToken(c.var.deps.db, c.var.app.id, c.var.claims, c.var.deps.clock());
-    if (!found) throw new ApiError("token_invalid");
-    if (found.revoked) throw new ApiError("token_revoked");
-    return c.json({ user: toUserView(found.user) }, 200, NO_STORE);
-  })
-  .get("/sessions", requireUser, async (c) => {
-    const { claims } = c.var;
-    const sessions = await listSessions(authContext(c), claims.sub, claims.sid);
-    return c.json({ sessions }, 200, NO_STORE);
-  })
-  .delete("/sessions/:id", requireUser, async (c) => {
-    const { id } = validate(schemas.sessionId, c.req.param());
-    const ended = await endSessions(authContext(c), {
-      userId: c.var.claims.sub,
-      sessionId: id,
-      event: "session_revoked",
-    });
-    if (ended === 0) throw new ApiError("not_found", "No such session");
-    return c.body(null, 204, NO_STORE);
-  });
+  .post(
+    "/resend-verification",
+    rateLimited,
+    endpoint({
+      summary: "Mail a new verification link",
+      description: "The same answer whether or not the email has an account.",
+      body: schemas.emailOnly,
+      responses: { 202: accepted },
+    }),
+    async (c) => {
+      const ctx = authContext(c);
+      const { email } = c.req.valid("json");
+      c.var.deps.defer(() => requestEmailToken(ctx, email, "verify_email"));
+      return c.json(ACCEPTED, 202, NO_STORE);
+    },
+  )
+  .post(
+    "/forgot-password",
+    rateLimited,
+    endpoint({
+      summary: "Mail a password-reset link",
+      description: "The same answer whether or not the email has an account.",
+      body: schemas.emailOnly,
+      responses: { 202: accepted },
+    }),
+    async (c) => {
+      const ctx = authContext(c);
+      const { email } = c.req.valid("json");
+      c.var.deps.defer(() => requestEmailToken(ctx, email, "reset_password"));
+      return c.json(ACCEPTED, 202, NO_STORE);
+    },
+  )
+  .post(
+    "/reset-password",
+    rateLimited,
+    endpoint({
+      summary: "Set a new password with the mailed token",
+      description: "Ends every session and live access token of the user.",
+      body: schemas.resetPassword,
+      responses: { 200: userEnvelope },
+      errors: ["invalid_token"],
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      return c.json(
+        { user: await resetPassword(authContext(c), input.token, input.password) },
+        200,
+        NO_STORE,
+      );
+    },
+  )
+  .post(
+    "/change-password",
+    rateLimited,
+    requireUser,
+    endpoint({
+      summary: "Change the password",
+      description:
+        "Ends the user's other sessions. Wrong current passwords count towards the account's lockout.",
+      body: schemas.changePassword,
+      responses: { 200: userEnvelope },
+      errors: ["invalid_credentials", "too_many_attempts", "temporarily_unavailable"],
+    }),
+    async (c) => {
+      const { sub, sid } = c.var.claims;
+      const user = await changePassword(authContext(c), { userId: sub, sessionId: sid }, c.req.valid("json"));
+      return c.json({ user }, 200, NO_STORE);
+    },
+  )
+  .post(
+    "/logout",
+    requireUser,
+    endpoint({
+      summary: "End this session",
+      description:
+        "Revokes this access token and its session, which come from the token; the body is optional.",
+      body: schemas.logout,
+      bodyOptional: true,
+      responses: { 204: null },
+    }),
+    async (c) => {
+      const { claims } = c.var;
+      await endSessions(authContext(c), {
+        userId: claims.sub,
+        sessionId: claims.sid,
+        alsoRevoke: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) },
+        event: "logout",
+      });
+      return c.body(null, 204, NO_STORE);
+    },
+  )
+  .post(
+    "/logout-all",
+    requireUser,
+    endpoint({
+      summary: "End every session of the user in this app",
+      description: "Also revokes every live access token of the user in this app.",
+      responses: { 204: null },
+    }),
+    async (c) => {
+      const { claims } = c.var;
+      await endSessions(authContext(c), {
+        userId: claims.sub,
+        alsoRevoke: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) },
+        event: "logout_all",
+      });
+      return c.body(null, 204, NO_STORE);
+    },
+  )
+  .post(
+    "/introspect",
+    endpoint({
+      summary: "Ask whether an access token is live (for app backends)",
+      description: "RFC 7662 style: anything not live for the calling app is just `active: false`.",
+      body: schemas.introspect,
+      responses: { 200: introspection },
+    }),
+    async (c) => {
+      try {
+        const claims = await verifyLiveToken(c, c.req.valid("json").token);
+        return c.json({ active: true, ...claims }, 200, NO_STORE);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401)
+          return c.json({ active: false }, 200, NO_STORE);
+        throw error;
+      }
+    },
+  )
+  .get(
+    "/me",
+    requireUser,
+    endpoint({ summary: "The signed-in user", responses: { 200: userEnvelope } }),
+    async (c) => {
+      const found = await findUserForToken(c.var.deps.db, c.var.app.id, c.var.claims, c.var.deps.clock());
+      if (!found) throw new ApiError("token_invalid");
+      if (found.revoked) throw new ApiError("token_revoked");
+      return c.json({ user: toUserView(found.user) }, 200, NO_STORE);
+    },
+  )
+  .get(
+    "/sessions",
+    requireUser,
+    endpoint({ summary: "The user's live sessions in this app", responses: { 200: sessions } }),
+    async (c) => {
+      const { claims } = c.var;
+      return c.json({ sessions: await listSessions(authContext(c), claims.sub, claims.sid) }, 200, NO_STORE);
+    },
+  )
+  .delete(
+    "/sessions/:id",
+    requireUser,
+    endpoint({
+      summary: "End one of the user's sessions",
+      params: schemas.sessionId,
+      responses: { 204: null },
+      errors: ["not_found"],
+    }),
+    async (c) => {
+      const ended = await endSessions(authContext(c), {
+        userId: c.var.claims.sub,
+        sessionId: c.req.valid("param").id,
+        event: "session_revoked",
+      });
+      if (ended === 0) throw new ApiError("not_found", "No such session");
+      return c.body(null, 204, NO_STORE);
+    },
+  );

@@ -1,0 +1,141 @@
+/**
+ * The JSON bodies Turkey answers with, as zod schemas: the named schemas of the OpenAPI
+ * document. Objects are strict, so a field added to a response without being described here
+ * fails the response check of the test suite; `satisfies` ties each schema to the domain type
+ * it describes, so a field the type drops fails to compile.
+ */
+import * as z from "zod/mini";
+import type { AccessClaims } from "../auth/access-tokens";
+import type { TokenResponse } from "../auth/session-context";
+import type { SessionView } from "../auth/sessions";
+import type { KeyMaterial } from "../auth/signing-keys";
+import type { UserView } from "../auth/users";
+import type { Health } from "../health";
+
+/** Registers the schema under a component name of the document. */
+function named<T extends z.ZodMiniType>(id: string, description: string, schema: T): T {
+  z.globalRegistry.add(schema as z.ZodMiniType, { id, description });
+  return schema;
+}
+
+const timestamp = z.iso.datetime();
+const seconds = z.int().check(z.nonnegative());
+
+export const user = named(
+  "User",
+  "An account in one app; never carries a password hash.",
+  z.strictObject({
+    id: z.uuid(),
+    appId: z.string(),
+    email: z.string(),
+    emailVerified: z.boolean(),
+    name: z.nullable(z.string()),
+    createdAt: timestamp,
+  }) satisfies z.ZodMiniType<UserView>,
+);
+
+export const userEnvelope = z.strictObject({ user });
+
+export const tokens = named(
+  "TokenResponse",
+  "A new session: a short-lived access token (JWT) and an opaque, single-use refresh token.",
+  z.strictObject({
+    user,
+    accessToken: z.string(),
+    refreshToken: z.string(),
+    tokenType: z.literal("Bearer"),
+    expiresIn: seconds,
+    refreshExpiresIn: seconds,
+  }) satisfies z.ZodMiniType<TokenResponse>,
+);
+
+export const registration = z.union([
+  tokens,
+  named(
+    "VerificationRequired",
+    "Registered; no session until the email address is verified (REQUIRE_EMAIL_VERIFICATION).",
+    z.strictObject({ user, verificationRequired: z.literal(true) }),
+  ),
+]);
+
+/** Answered whether or not the email has an account. */
+export const accepted = z.strictObject({ accepted: z.literal(true) });
+
+const session = named(
+  "Session",
+  "A signed-in device: one refresh-token family.",
+  z.strictObject({
+    id: z.uuid(),
+    createdAt: timestamp,
+    lastUsedAt: timestamp,
+    userAgent: z.nullable(z.string()),
+    ip: z.nullable(z.string()),
+    current: z.boolean(),
+  }) satisfies z.ZodMiniType<SessionView>,
+);
+
+export const sessions = z.strictObject({ sessions: z.array(session) });
+
+const activeToken = z.strictObject({
+  active: z.literal(true),
+  iss: z.string(),
+  sub: z.uuid(),
+  aud: z.string(),
+  iat: seconds,
+  exp: seconds,
+  jti: z.string(),
+  sid: z.uuid(),
+  email: z.string(),
+  email_verified: z.boolean(),
+}) satisfies z.ZodMiniType<AccessClaims & { active: true }>;
+
+export const introspection = named(
+  "Introspection",
+  "RFC 7662 style: the claims of a live token of this app, or only `active: false`.",
+  z.union([activeToken, z.strictObject({ active: z.literal(false) })]),
+);
+
+/** The cleanup's rules, as its backlog in /health names them. */
+const retentionRule = z.enum([
+  "revokedJti",
+  "refreshTokensExpired",
+  "refreshTokensRevoked",
+  "emailTokensUsed",
+  "emailTokensExpired",
+  "auditExpired",
+  "auditPii",
+]);
+
+export const health = named(
+  "Health",
+  "The Worker and its database connection.",
+  z.strictObject({
+    status: z.enum(["healthy", "unhealthy"]),
+    database: z.enum(["connected", "disconnected"]),
+    uptime: z.string(),
+    uptimeSeconds: seconds,
+    version: z.string(),
+    lastCleanupAt: z.nullable(timestamp),
+    cleanupBacklog: z.optional(z.partialRecord(retentionRule, z.int().check(z.nonnegative()))),
+  }) satisfies z.ZodMiniType<Health>,
+);
+
+const publicKey = named(
+  "PublicKey",
+  "A public JWK: EC P-256 for ES256, or Ed25519 for EdDSA.",
+  z.strictObject({
+    kty: z.enum(["EC", "OKP"]),
+    crv: z.enum(["P-256", "Ed25519"]),
+    x: z.string(),
+    y: z.optional(z.string()),
+    kid: z.string(),
+    alg: z.enum(["ES256", "EdDSA"]),
+    use: z.literal("sig"),
+  }) satisfies z.ZodMiniType<NonNullable<KeyMaterial["publicJwk"]>>,
+);
+
+export const jwks = named(
+  "JWKS",
+  "Public keys of asymmetric signing (JWT_PRIVATE_KEY); empty with HS256. Never a private part.",
+  z.strictObject({ keys: z.array(publicKey) }),
+);
