@@ -18,6 +18,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { checkDocsPage } from "./docs-page";
 import {
   type BuiltApp,
   buildSampleApp,
@@ -26,7 +27,6 @@ import {
   serveStatic,
   verifyInBackend,
 } from "./sample-app";
-import { checkDocsPage } from "./docs-page";
 import { type Cleanup, distinctPorts, startBackend } from "./services";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
