@@ -11,6 +11,8 @@ export default defineConfig({
         bindings: {
           NODE_ENV: "test",
           JWT_SECRET: "test-secret-that-is-long-enough-for-hs256-0123456789",
+          // Seals TOTP secrets, OAuth client secrets and stored signing keys in the tests.
+          ENCRYPTION_KEY: "test-encryption-key-that-is-long-enough-0123456789",
           TEST_DATABASE_URL: inject("databaseUrl"),
           NEON_WS_PROXY: inject("neonWsProxy"),
           // Suites make many sign-ins from one address; the rate-limit suite sets its own limits.
