@@ -1,6 +1,6 @@
 /**
  * The one error type of the API and its code table. Codes are part of the HTTP contract:
- * snake_case, documented in the README, never renamed once published.
+ * snake_case, documented in docs/how-it-works.md (a test keeps that table complete), never renamed once published.
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
