@@ -5,7 +5,10 @@
  *   Workers rate-limit binding only knows 10 s and 60 s periods and is approximate;
  * - the password attempts of one account (`reserveAttempt` / `settleAttempt` /
  *   `clearAttempts`), whose rules live in ./attempts.
- * Callers pass `now`, so the whole system runs on one clock (and tests can move it).
+ * Callers pass `now`, so the whole system runs on one clock (and tests can move it). Each
+ * read-modify-write uses the synchronous storage API, so no other call can interleave between
+ * the read and the write (with awaits between them, parallel calls were seen to lose an update
+ * and admit one attempt too many).
  */
 import { DurableObject } from "cloudflare:workers";
 import {
@@ -33,10 +36,10 @@ export class RateLimiter extends DurableObject {
   /** Counts a request if the window has room; never counts refused ones. */
   async hit(nowMs: number, windowMs: number, max: number): Promise<HitResult> {
     const since = nowMs - windowMs;
-    const log = ((await this.ctx.storage.get<number[]>("log")) ?? []).filter((at) => at > since);
+    const log = (this.ctx.storage.kv.get<number[]>("log") ?? []).filter((at) => at > since);
     const allowed = log.length < max;
     if (allowed) log.push(nowMs);
-    await this.ctx.storage.put("log", log);
+    this.ctx.storage.kv.put("log", log);
     await this.expireWhenIdleFor(windowMs);
     const oldest = log[0] ?? nowMs;
     const freeAtMs = log.length < max ? nowMs : oldest + windowMs;
@@ -52,7 +55,7 @@ export class RateLimiter extends DurableObject {
 
   /** Claims one password attempt from `network`, before the password is checked. */
   async reserveAttempt(nowMs: number, network: string, policy: AttemptPolicy): Promise<Reservation> {
-    const state = await this.attempts();
+    const state = this.attempts();
     const reservation = reserve(state, network, nowMs, policy, crypto.randomUUID());
     if (reservation.allowed) await this.saveAttempts(state, nowMs, policy);
     return reservation;
@@ -66,7 +69,7 @@ export class RateLimiter extends DurableObject {
     succeeded: boolean,
     policy: AttemptPolicy,
   ): Promise<Settlement> {
-    const state = await this.attempts();
+    const state = this.attempts();
     const settlement = settle(state, network, id, succeeded, nowMs, policy);
     await this.saveAttempts(state, nowMs, policy);
     return settlement;
@@ -74,19 +77,19 @@ export class RateLimiter extends DurableObject {
 
   /** Forgets every failure and lock of the account (after a completed password reset). */
   async clearAttempts(): Promise<void> {
-    await this.ctx.storage.delete("attempts");
+    this.ctx.storage.kv.delete("attempts");
   }
 
   override async alarm(): Promise<void> {
     await this.ctx.storage.deleteAll();
   }
 
-  private async attempts(): Promise<AttemptState> {
-    return (await this.ctx.storage.get<AttemptState>("attempts")) ?? emptyState();
+  private attempts(): AttemptState {
+    return this.ctx.storage.kv.get<AttemptState>("attempts") ?? emptyState();
   }
 
   private async saveAttempts(state: AttemptState, nowMs: number, policy: AttemptPolicy): Promise<void> {
-    await this.ctx.storage.put("attempts", state);
+    this.ctx.storage.kv.put("attempts", state);
     await this.expireWhenIdleFor(Math.max(0, idleUntilMs(state, policy) - nowMs));
   }
 
