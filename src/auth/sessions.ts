@@ -199,7 +199,7 @@ export interface SessionView {
 
 /** Live sessions: each has exactly one unspent, unrevoked, unexpired row, its newest. */
 export async function listSessions(
-  ctx: AuthContext,
+  ctx: Pick<AuthContext, "db" | "app" | "now">,
   userId: string,
   currentSessionId: string,
 ): Promise<SessionView[]> {
