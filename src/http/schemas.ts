@@ -83,6 +83,7 @@ const activeToken = z.strictObject({
   iss: z.string(),
   sub: z.uuid(),
   aud: z.string(),
+  client_id: z.optional(z.string()),
   iat: seconds,
   exp: seconds,
   jti: z.string(),

@@ -112,7 +112,13 @@ export const authRoutes = new Hono<AppEnv>()
       description: "An unknown email and a wrong password get the same answer, in the same time.",
       body: schemas.login,
       responses: { 200: tokens },
-      errors: ["invalid_credentials", "email_not_verified", "too_many_attempts", "temporarily_unavailable"],
+      errors: [
+        "invalid_credentials",
+        "email_not_verified",
+        "account_disabled",
+        "too_many_attempts",
+        "temporarily_unavailable",
+      ],
     }),
     async (c) => c.json(await login(authContext(c), c.req.valid("json")), 200, NO_STORE),
   )
@@ -125,7 +131,13 @@ export const authRoutes = new Hono<AppEnv>()
       description: "Rotates: reusing a spent refresh token (past a short grace) ends the whole session.",
       body: schemas.refresh,
       responses: { 200: tokens },
-      errors: ["invalid_refresh_token", "refresh_token_expired", "refresh_token_reused", "rate_limited"],
+      errors: [
+        "invalid_refresh_token",
+        "refresh_token_expired",
+        "refresh_token_reused",
+        "account_disabled",
+        "rate_limited",
+      ],
     }),
     async (c) => {
       try {
@@ -143,7 +155,7 @@ export const authRoutes = new Hono<AppEnv>()
       summary: "Confirm an email address with the mailed token",
       body: schemas.emailToken,
       responses: { 200: userEnvelope },
-      errors: ["invalid_token"],
+      errors: ["invalid_token", "account_disabled"],
     }),
     async (c) =>
       c.json({ user: await verifyEmail(authContext(c), c.req.valid("json").token) }, 200, NO_STORE),
@@ -189,7 +201,7 @@ export const authRoutes = new Hono<AppEnv>()
       description: "Ends every session and live access token of the user.",
       body: schemas.resetPassword,
       responses: { 200: userEnvelope },
-      errors: ["invalid_token"],
+      errors: ["invalid_token", "account_disabled"],
     }),
     async (c) => {
       const input = c.req.valid("json");

@@ -65,6 +65,8 @@ export interface AccessTokenClaims {
   sub: string;
   /** The app id the token was issued for. */
   aud: string;
+  /** RFC 9068: the app id again (absent on tokens issued before Turkey followed RFC 9068). */
+  client_id?: string;
   exp: number;
   iat: number;
   jti: string;
