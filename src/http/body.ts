@@ -27,7 +27,8 @@ export function isFormRequest(request: Request): boolean {
  * twice is refused, as RFC 6749 §3.1 requires.
  */
 export async function readForm<T extends z.ZodMiniType>(request: Request, schema: T): Promise<z.infer<T>> {
-  const params = new URLSearchParams(await request.text());
+  // Decoded as UTF-8, as the media type defines; workerd warns on text() of a non-text type.
+  const params = new URLSearchParams(new TextDecoder().decode(await request.arrayBuffer()));
   const value: Record<string, string> = {};
   for (const [name, text] of params) {
     if (name in value) throw new ApiError("validation_failed", `${name}: sent more than once`, name);
