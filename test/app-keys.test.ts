@@ -75,11 +75,12 @@ describe("app keys", () => {
   it("are valid only for their own app", async () => {
     const { key: otherKey } = await createAppKey(otherAppId);
     // Named app A, key of app B: refused however it is presented.
-    for (const headers of [
+    const attempts: Record<string, string>[] = [
       { authorization: `Bearer ${otherKey}`, "x-app-id": appId },
       { authorization: basic(appId, otherKey) },
       { authorization: basic(otherAppId, otherKey), "x-app-id": appId },
-    ]) {
+    ];
+    for (const headers of attempts) {
       expect(await errorCode(await listUsers(headers))).toBe("invalid_app_key");
     }
     // …and with no app named at all, a key that names an app nobody registered.
