@@ -47,7 +47,7 @@ export async function listUsers(ctx: AdminContext, input: UserQuery): Promise<Us
     limit ${input.limit + 1}`);
   const rows = result.rows.slice(0, input.limit);
   const last = rows.at(-1);
-  await auditAdminRead(ctx, "admin_users_listed", null, { query: input.query ?? null });
+  await auditAdminRead(ctx, "admin_users_listed", null, searched(input.query));
   return {
     users: rows.map(toAdminUser),
     nextCursor:
@@ -55,6 +55,13 @@ export async function listUsers(ctx: AdminContext, input: UserQuery): Promise<Us
         ? encodeCursor({ at: String(last.cursor_at), id: String(last.id) })
         : null,
   };
+}
+
+/** What was searched, for the audit; an email goes under `email`, which AUDIT_PII_DAYS blanks. */
+function searched(query: string | undefined): Record<string, string> {
+  const text = query?.trim().toLowerCase();
+  if (!text) return {};
+  return UUID.test(text) ? { userId: text } : { email: text };
 }
 
 function matching(query: string | undefined): SQL {

@@ -40,7 +40,7 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
   const user = row && verdict.ok ? userFromSql(row) : undefined;
   if (!user) return refuseLogin(ctx, email, row ? String(row.id) : null, attempt);
   // Said only to whoever knows the password.
-  if (row?.disabled_at) return refuseDisabled(attempt);
+  if (row?.disabled_at) return refuseDisabled(ctx, email, user.id, attempt);
   if (ctx.config.requireEmailVerification && !user.emailVerified) {
     await attempt?.settle(true);
     throw new ApiError("email_not_verified");
@@ -51,7 +51,7 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
   const rehash = verdict.needsRehash ? await hashPassword(input.password, policy) : undefined;
   if (!(await startSession(ctx, user.id, String(row?.password_hash), rehash, issue))) {
     // Disabled meanwhile, or the password changed while this one was being checked.
-    if (await isDisabled(ctx, user.id)) return refuseDisabled(attempt);
+    if (await isDisabled(ctx, user.id)) return refuseDisabled(ctx, email, user.id, attempt);
     return refuseLogin(ctx, email, user.id, attempt);
   }
   await attempt?.settle(true);
@@ -96,9 +96,17 @@ export async function isDisabled(ctx: Pick<AuthContext, "db">, userId: string): 
   return result.rows.length > 0;
 }
 
-async function refuseDisabled(attempt: Attempt | undefined): Promise<never> {
+async function refuseDisabled(
+  ctx: AuthContext,
+  email: string,
+  userId: string,
+  attempt: Attempt | undefined,
+): Promise<never> {
   // The password was right: not a failed guess.
   await attempt?.settle(true);
+  await ctx.db.execute(sql`
+    insert into audit (${AUDIT_COLUMNS})
+    values (${auditValues("login_failed", ctx.app.id, userId, ctx.client, ctx.now, { email, reason: "account_disabled" })})`);
   throw new ApiError("account_disabled");
 }
 
