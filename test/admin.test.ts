@@ -136,6 +136,10 @@ describe("disable and enable", () => {
       password: "another one entirely",
     });
     expect(await errorCode(reset)).toBe("account_disabled");
+    const failures = await json<{ events: AuditEntry[] }>(
+      await ops().get(`/audit?userId=${registered.user.id}&event=login_failed`),
+    );
+    expect(failures.events.map((entry) => entry.details?.reason)).toEqual(["account_disabled"]);
     // A wrong password still says only that: the account's state is for whoever knows the password.
     const wrong = await api().post("/v1/auth/login", { email, password: "not the password" });
     expect(await errorCode(wrong)).toBe("invalid_credentials");
