@@ -121,7 +121,10 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     }),
     async (c) => {
       const { deps } = c.var;
-      const keys = await publishedKeys(signingKey(deps.config, () => deps.db), deps.clock());
+      const keys = await publishedKeys(
+        signingKey(deps.config, () => deps.db),
+        deps.clock(),
+      );
       return c.json({ keys }, 200, { "Cache-Control": `public, max-age=${JWKS_MAX_AGE_SECONDS}` });
     },
   );

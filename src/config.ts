@@ -272,6 +272,21 @@ export function parseDatabaseConfig(variables: Variables): DatabaseConfig {
   return config;
 }
 
+const keysSchema = z.pick(schema, {
+  ENCRYPTION_KEY: true,
+  ENCRYPTION_KEY_PREVIOUS: true,
+  JWT_PRIVATE_KEY: true,
+});
+
+/** What `gravy keys …` needs besides the database: the encryption secrets and JWT_PRIVATE_KEY. */
+export function parseKeysConfig(variables: Variables): Pick<Config, "encryptionKeys" | "jwtPrivateKey"> {
+  const v = validate(keysSchema, variables);
+  return {
+    encryptionKeys: { current: v.ENCRYPTION_KEY, previous: v.ENCRYPTION_KEY_PREVIOUS },
+    jwtPrivateKey: v.JWT_PRIVATE_KEY,
+  };
+}
+
 function databaseFields(v: z.output<typeof databaseSchema>): DatabaseConfig {
   return {
     nodeEnv: v.NODE_ENV,

@@ -36,9 +36,12 @@ export interface ChainReport {
 const PAGE = 1000;
 
 export async function verifyChain(db: Database, chain: string): Promise<ChainReport> {
-  const heads = await db.execute<{ head_seq: string; head_hash: string; anchor_seq: string; anchor_hash: string }>(
-    sql`select head_seq, head_hash, anchor_seq, anchor_hash from audit_chains where app_id = ${chain}`,
-  );
+  const heads = await db.execute<{
+    head_seq: string;
+    head_hash: string;
+    anchor_seq: string;
+    anchor_hash: string;
+  }>(sql`select head_seq, head_hash, anchor_seq, anchor_hash from audit_chains where app_id = ${chain}`);
   const recorded = heads.rows[0];
   const anchor = { seq: Number(recorded?.anchor_seq ?? 0), hash: recorded?.anchor_hash ?? GENESIS_HASH };
   const head = { seq: Number(recorded?.head_seq ?? 0), hash: recorded?.head_hash ?? GENESIS_HASH };
@@ -70,7 +73,11 @@ export async function verifyChain(db: Database, chain: string): Promise<ChainRep
     after = { seq: Number(last.chain_seq), id: last.id };
   }
   if (walk.seq < head.seq) {
-    return { ...report, intact: false, problem: missing(walk.seq + 1, "rows after it up to the head are gone") };
+    return {
+      ...report,
+      intact: false,
+      problem: missing(walk.seq + 1, "rows after it up to the head are gone"),
+    };
   }
   if (walk.hash !== head.hash) {
     const detail = "the last row does not end in the recorded head";
@@ -85,8 +92,10 @@ async function checkRow(
   report: ChainReport,
 ): Promise<ChainReport["problem"]> {
   const seq = Number(row.chain_seq);
-  if (seq <= walk.seq) return { kind: "inserted", seq, id: row.id, detail: "a second row at a taken position" };
-  if (seq > report.head.seq) return { kind: "inserted", seq, id: row.id, detail: "a row past the recorded head" };
+  if (seq <= walk.seq)
+    return { kind: "inserted", seq, id: row.id, detail: "a second row at a taken position" };
+  if (seq > report.head.seq)
+    return { kind: "inserted", seq, id: row.id, detail: "a row past the recorded head" };
   if (seq > walk.seq + 1) return missing(walk.seq + 1, `the next row present is at ${seq}`);
   const personal = row.personal ?? {};
   let redacted = false;
@@ -97,7 +106,8 @@ async function checkRow(
       redacted ||= entry !== undefined;
       continue;
     }
-    const intact = entry?.salt !== undefined && (await personalDigest(entry.salt, field, value)) === entry.digest;
+    const intact =
+      entry?.salt !== undefined && (await personalDigest(entry.salt, field, value)) === entry.digest;
     if (!intact) return { kind: "altered", seq, id: row.id, detail: `${field} differs from what was sealed` };
   }
   if ((await contentDigest(row, personal)) !== row.content_digest) {

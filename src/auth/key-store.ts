@@ -8,8 +8,8 @@
  */
 import { sql } from "drizzle-orm";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
-import type { Database } from "../db";
 import { type EncryptionSecrets, seal } from "../crypto/seal";
+import type { Database } from "../db";
 import {
   algorithmOf,
   PUBLISH_BEFORE_SIGNING_SECONDS,
@@ -68,7 +68,12 @@ export async function createNextKey(
   const alg = algorithmOf(jwk);
   if (alg !== "ES256" && alg !== "EdDSA") throw new KeyStateError("not an EC P-256 or Ed25519 private key");
   const publicJwk = await publicJwkOf(jwk, alg);
-  const sealed = await seal(secrets, "signing-key", JSON.stringify({ ...jwk, kid: publicJwk.kid }), publicJwk.kid);
+  const sealed = await seal(
+    secrets,
+    "signing-key",
+    JSON.stringify({ ...jwk, kid: publicJwk.kid }),
+    publicJwk.kid,
+  );
   const usableFrom = new Date(now.getTime() + PUBLISH_BEFORE_SIGNING_SECONDS * 1000);
   const { kid: _kid, alg: _alg, use: _use, ...publicPart } = publicJwk;
   const inserted = await db.execute(sql`

@@ -25,7 +25,8 @@ export interface AuthContext {
 }
 
 /** What issuing a token pair needs. No KV: Node tools (the CLI) issue tokens too. */
-export type IssueContext = Pick<AuthContext, "config" | "app" | "client" | "now"> & Partial<Pick<AuthContext, "db">>;
+export type IssueContext = Pick<AuthContext, "config" | "app" | "client" | "now"> &
+  Partial<Pick<AuthContext, "db">>;
 
 export interface TokenResponse {
   user: UserView;
