@@ -64,8 +64,12 @@ export async function verifyChain(db: Database, chain: string): Promise<ChainRep
       select ${CHAIN_COLUMNS} from audit
       where coalesce(app_id, '') = ${chain} and chain_seq is not null and (chain_seq, id) > (${after.seq}, ${after.id}::uuid)
       order by chain_seq, id limit ${PAGE}`);
-    for (const row of page.rows) {
-      const problem = await checkRow(row, walk, report);
+    for (const [index, row] of page.rows.entries()) {
+      const twin = page.rows[index + 1];
+      const problem =
+        twin && Number(twin.chain_seq) === Number(row.chain_seq)
+          ? await intruderOf(row, twin, walk, report)
+          : await checkRow(row, walk, report);
       if (problem) return { ...report, intact: false, problem };
     }
     const last = page.rows.at(-1);
@@ -122,6 +126,19 @@ async function checkRow(
   report.sealed += 1;
   if (redacted) report.redacted += 1;
   return undefined;
+}
+
+/** Two rows at one position: the one that does not verify was inserted. */
+async function intruderOf(
+  row: ChainRow,
+  twin: ChainRow,
+  walk: { seq: number; hash: string },
+  report: ChainReport,
+): Promise<ChainReport["problem"]> {
+  const genuine = (await checkRow(row, { ...walk }, { ...report })) === undefined;
+  const intruder = genuine ? twin : row;
+  const seq = Number(row.chain_seq);
+  return { kind: "inserted", seq, id: intruder.id, detail: "a second row at a taken position" };
 }
 
 function missing(seq: number, detail: string): NonNullable<ChainReport["problem"]> {
