@@ -114,6 +114,13 @@ BEGIN
       RETURNING id;
     budget := budget - (upto - chain.anchor_seq)::integer;
   END LOOP;
+  -- Rows never sealed (written before the chain existed, or while no cron ran) are in no chain.
+  IF budget > 0 THEN
+    RETURN QUERY DELETE FROM audit WHERE ctid IN (
+      SELECT ctid FROM audit WHERE chain_seq IS NULL AND created_at < cutoff
+      LIMIT budget FOR UPDATE SKIP LOCKED)
+    RETURNING id;
+  END IF;
 END $$;
 --> statement-breakpoint
 -- Roles granted before this migration (`gravy grants`) lose the right to rewrite the audit.

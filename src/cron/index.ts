@@ -7,7 +7,6 @@
  */
 import { sealAudit } from "../audit/seal";
 import { maintainSigningKeys } from "../auth/key-store";
-import { forgetSigningKeys } from "../auth/signing-keys";
 import type { Config } from "../config";
 import { type Bindings, configFor } from "../context";
 import type { Database } from "../db";
@@ -58,7 +57,6 @@ async function maintainKeys(db: Database, config: Config, now: Date): Promise<vo
       rotationDays: config.signingKeyRotationDays,
     });
     if (changes.promoted || changes.rotated || changes.removed.length > 0) {
-      forgetSigningKeys();
       log.info("Signing keys changed", { ...changes });
     }
   } catch (error) {
