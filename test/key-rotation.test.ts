@@ -11,6 +11,7 @@ import {
   createRemoteJWKSet,
   customFetch,
   decodeProtectedHeader,
+  exportJWK,
   generateKeyPair,
   jwtVerify,
   SignJWT,
@@ -22,6 +23,9 @@ import {
   JWKS_MAX_AGE_SECONDS,
   KEY_CACHE_SECONDS,
   PUBLISH_BEFORE_SIGNING_SECONDS,
+  type SigningKey,
+  type StoredKey,
+  verifierFor,
 } from "../src/auth/signing-keys";
 import type { Bindings } from "../src/context";
 import { openWorkerDatabase } from "../src/db";
@@ -213,5 +217,32 @@ describe("rotating signing keys", () => {
     );
     const secret = new TextEncoder().encode(String(bindings.JWT_SECRET));
     expect(await turkeyAnswers(await forge({ alg: "HS256" }, secret))).toBe("token_invalid");
+  });
+});
+
+describe("an isolate that has not seen a promotion yet", () => {
+  it("accepts tokens of its next key once that key may sign, and not before", async () => {
+    const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+    const publicJwk = await exportJWK(publicKey);
+    const usableFrom = new Date(start.now().getTime() + 60_000);
+    const row: StoredKey = {
+      kid: "next-key",
+      alg: "ES256",
+      state: "next",
+      publicJwk,
+      privateSealed: "unused",
+      usableFrom,
+      activatedAt: null,
+      retiredAt: null,
+    };
+    const key: SigningKey = { secret: "s", issuer: `stale-${crypto.randomUUID()}`, load: async () => [row] };
+    const before = new Date(usableFrom.getTime() - 1000);
+    expect(await verifierFor(key, { kid: "next-key" }, before)).toBeUndefined();
+    const verifier = await verifierFor(key, { kid: "next-key" }, usableFrom);
+    expect(verifier?.alg).toBe("ES256");
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: "ES256", kid: "next-key" })
+      .sign(privateKey);
+    await expect(jwtVerify(token, verifier?.key as CryptoKey)).resolves.toBeDefined();
   });
 });
