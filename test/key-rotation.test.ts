@@ -246,3 +246,27 @@ describe("an isolate that has not seen a promotion yet", () => {
     await expect(jwtVerify(token, verifier?.key as CryptoKey)).resolves.toBeDefined();
   });
 });
+
+describe("SIGNING_KEY_ROTATION_DAYS", () => {
+  it("makes the cron create the next key once the current one has signed that long", async () => {
+    const rotating = { ...env, SIGNING_KEY_ROTATION_DAYS: "2" } as Bindings;
+    const tick = async () => {
+      const ctx = createExecutionContext();
+      const controller = createScheduledController({ cron: "* * * * *", scheduledTime: start.now() });
+      await worker.scheduled(controller, rotating, ctx);
+      await waitOnExecutionContext(ctx);
+    };
+    // Whatever the suites above left waiting becomes current first.
+    start.advance(PUBLISH_BEFORE_SIGNING_SECONDS);
+    await tick();
+    const [current] = (await loadStoredKeys(database.db)).filter((key) => key.state === "current");
+    start.advance(86_400);
+    await tick();
+    expect((await loadStoredKeys(database.db)).some((key) => key.state === "next")).toBe(false);
+    start.advance(86_400);
+    await tick();
+    const keys = await loadStoredKeys(database.db);
+    expect(keys.filter((key) => key.state === "next")).toHaveLength(1);
+    expect(keys.find((key) => key.state === "current")?.kid).toBe(current?.kid);
+  });
+});
