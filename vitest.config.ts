@@ -14,6 +14,7 @@ export default defineConfig({
           // Seals TOTP secrets, OAuth client secrets and stored signing keys in the tests.
           ENCRYPTION_KEY: "test-encryption-key-that-is-long-enough-0123456789",
           TEST_DATABASE_URL: inject("databaseUrl"),
+          KEYS_DATABASE_URL: inject("keysDatabaseUrl"),
           NEON_WS_PROXY: inject("neonWsProxy"),
           // Suites make many sign-ins from one address; the rate-limit suite sets its own limits.
           RATE_LIMIT_MAX_REQUESTS: "1000000",

@@ -47,9 +47,11 @@ describe("db health", () => {
       "app_keys",
       "apps",
       "audit",
+      "audit_chains",
       "email_tokens",
       "refresh_tokens",
       "revoked_jti",
+      "signing_keys",
       "users",
     ]);
     expect(report.tables.every((t) => t.bytes > 0)).toBe(true);

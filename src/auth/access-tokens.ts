@@ -1,16 +1,16 @@
 /**
- * Access tokens: short-lived JWTs, audience = the appId, signed with the one configured key
- * (HS256 with JWT_SECRET by default). Verification pins that algorithm, the issuer and the
- * audience, so a token of app A is worthless to app B and `alg: none` or a key-confusion
- * attempt can never be accepted.
+ * Access tokens: short-lived JWTs, audience = the appId, signed with the current key (HS256
+ * with JWT_SECRET by default; ./signing-keys). Verification picks the key by `kid` and pins
+ * its algorithm, the issuer and the audience, so a token of app A is worthless to app B and
+ * `alg: none`, an unknown kid or a key-confusion attempt can never be accepted.
  *
  * They follow RFC 9068 (header `typ: at+jwt`, claim `client_id` = the app), so resource
  * servers using a standard library accept them, and verification requires that `typ`: no
  * other JWT signed with the same key can pass for an access token.
  */
-import { errors, jwtVerify, SignJWT } from "jose";
+import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
 import { ApiError } from "../errors";
-import { keyMaterial, type SigningKey } from "./signing-keys";
+import { type SigningKey, signerFor, verifierFor } from "./signing-keys";
 
 export type { SigningKey } from "./signing-keys";
 /**
@@ -50,7 +50,7 @@ export interface AccessClaims {
 /** Signs exactly the given claims, so re-signing a recorded token reproduces it. */
 export async function signAccessToken(claims: Omit<AccessClaims, "iss">, key: SigningKey): Promise<string> {
   const { sub, aud, iat, exp, jti, ...custom } = claims;
-  const material = await keyMaterial(key);
+  const material = await signerFor(key, new Date(iat * 1000));
   return new SignJWT(custom)
     .setProtectedHeader({
       alg: material.alg,
@@ -63,7 +63,7 @@ export async function signAccessToken(claims: Omit<AccessClaims, "iss">, key: Si
     .setIssuedAt(iat)
     .setExpirationTime(exp)
     .setJti(jti)
-    .sign(material.signWith);
+    .sign(material.key);
 }
 
 /** Verifies signature and claims for the calling app; throws token_invalid / token_expired. */
@@ -74,10 +74,11 @@ export async function verifyAccessToken(
   now: Date,
 ): Promise<AccessClaims> {
   if (token.length > MAX_TOKEN_LENGTH) throw new ApiError("token_invalid");
-  const material = await keyMaterial(key);
+  const verifier = await verifierFor(key, headerOf(token), now);
+  if (!verifier) throw new ApiError("token_invalid");
   try {
-    const { payload, protectedHeader } = await jwtVerify(token, material.verifyWith, {
-      algorithms: [material.alg],
+    const { payload, protectedHeader } = await jwtVerify(token, verifier.key, {
+      algorithms: [verifier.alg],
       issuer: key.issuer,
       audience,
       currentDate: now,
@@ -101,6 +102,15 @@ function hasAccessType(typ: string | undefined, claims: AccessClaims): boolean {
   const type = typ?.toLowerCase().replace(/^application\//, "");
   if (type === ACCESS_TOKEN_TYP) return claims.client_id === claims.aud;
   return type === "jwt" && claims.client_id === undefined && claims.iat < LEGACY_TYP_ISSUED_BEFORE;
+}
+
+function headerOf(token: string): { kid?: string | undefined } {
+  try {
+    const { kid } = decodeProtectedHeader(token);
+    return { kid: typeof kid === "string" ? kid : undefined };
+  } catch {
+    throw new ApiError("token_invalid");
+  }
 }
 
 function isAccessClaims(payload: Record<string, unknown>): payload is Record<string, unknown> & AccessClaims {

@@ -9,7 +9,13 @@ import { ApiError } from "../errors";
 import { signAccessToken } from "./access-tokens";
 import { endSessions } from "./end-sessions";
 import { generateSecretToken, hashSecretToken, successorRefreshToken } from "./secrets";
-import { type AuthContext, type IssueContext, signingKey, type TokenResponse } from "./session-context";
+import {
+  type AuthContext,
+  type IssueContext,
+  signingKey,
+  type TokenResponse,
+  withDatabase,
+} from "./session-context";
 import { toUserView, type UserRow, userFromSql } from "./users";
 
 /** The tokens of one issue, computed before the row that records them is written. */
@@ -68,7 +74,7 @@ export async function tokenResponse(ctx: IssueContext, user: UserRow, issue: Iss
       email: user.email,
       email_verified: user.emailVerified,
     },
-    signingKey(ctx.config),
+    signingKey(ctx.config, withDatabase(ctx.db)),
   );
   return {
     user: toUserView(user),

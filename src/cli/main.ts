@@ -5,11 +5,13 @@
 import { parseArgs } from "node:util";
 import { COMMON_OPTIONS, type Command, CommandContext, commandHelp, type ParsedValues } from "./command";
 import { appCommands } from "./commands/app";
+import { auditCommands } from "./commands/audit";
 import { backupCommands } from "./commands/backup";
 import { cleanupCommand } from "./commands/cleanup";
 import { createTestUserCommand } from "./commands/dev";
 import { grantsCommand } from "./commands/grants";
 import { healthCommand } from "./commands/health";
+import { keysCommands } from "./commands/keys";
 import { migrationCommands } from "./commands/migrations";
 import { CliError, describeFailure } from "./errors";
 import type { Io } from "./output";
@@ -22,6 +24,8 @@ export const COMMANDS: Command[] = [
   grantsCommand,
   createTestUserCommand,
   ...appCommands,
+  ...keysCommands,
+  ...auditCommands,
 ];
 
 /** Runs one command line; resolves to the process exit code. */

@@ -101,7 +101,12 @@ async function countAppKeyMiss(c: Context<AppEnv>): Promise<void> {
 export async function verifyLiveToken(c: Context<AppEnv>, token: string): Promise<AccessClaims> {
   const { deps } = c.var;
   const now = deps.clock();
-  const claims = await verifyAccessToken(token, signingKey(deps.config), c.var.app.id, now);
+  const claims = await verifyAccessToken(
+    token,
+    signingKey(deps.config, () => deps.db),
+    c.var.app.id,
+    now,
+  );
   const revoked = await isRevoked(
     { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) },
     { kv: c.env.REVOCATIONS, db: () => deps.db, mode: deps.config.revocationCheck, now },

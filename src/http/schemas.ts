@@ -10,7 +10,7 @@ import type { AdminUserView, UserDetail, UserPage } from "../admin/users";
 import type { AccessClaims } from "../auth/access-tokens";
 import type { TokenResponse } from "../auth/session-context";
 import type { SessionView } from "../auth/sessions";
-import type { KeyMaterial } from "../auth/signing-keys";
+import type { PublicJwk } from "../auth/signing-keys";
 import type { UserView } from "../auth/users";
 import type { Health } from "../health";
 
@@ -134,12 +134,12 @@ const publicKey = named(
     kid: z.string(),
     alg: z.enum(["ES256", "EdDSA"]),
     use: z.literal("sig"),
-  }) satisfies z.ZodMiniType<NonNullable<KeyMaterial["publicJwk"]>>,
+  }) satisfies z.ZodMiniType<PublicJwk>,
 );
 
 export const jwks = named(
   "JWKS",
-  "Public keys of asymmetric signing (JWT_PRIVATE_KEY); empty with HS256. Never a private part.",
+  "Public keys of asymmetric signing (stored keys: next, current and retired; or JWT_PRIVATE_KEY); empty with HS256 alone. Never a private part.",
   z.strictObject({ keys: z.array(publicKey) }),
 );
 
