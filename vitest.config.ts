@@ -37,5 +37,7 @@ export default defineConfig({
     // Each password hash costs ~150 ms of CPU by design; on a busy 2-core machine a test that
     // signs in a dozen times needs more than the default 5 s.
     testTimeout: 30_000,
+    // Suites that arrange tens of thousands of rows (query plans) need more than 10 s there too.
+    hookTimeout: 60_000,
   },
 });

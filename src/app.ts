@@ -18,6 +18,7 @@ import { documented, endpoint } from "./http/contract";
 import { requireApp } from "./http/middleware";
 import * as schemas from "./http/schemas";
 import { describeError, log } from "./log";
+import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { docsRoutes } from "./routes/docs";
 import "./validation";
@@ -132,6 +133,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
 
   app.use("/v1/*", requireApp);
   app.route("/v1/auth", authRoutes);
+  app.route("/v1/admin", adminRoutes);
 
   app.notFound(() => {
     throw new ApiError("not_found");

@@ -5,6 +5,7 @@ import { apps } from "../src/db/schema";
 import { bindings } from "./support/worker";
 
 const SEED_TABLES = [
+  "app_keys",
   "apps",
   "audit",
   "audit_chains",
@@ -23,7 +24,7 @@ const SEED_INDEXES = [
 ];
 
 describe("migrations", () => {
-  it("create exactly the seed's tables plus the app registry, the audit chains and the signing keys", async () => {
+  it("create exactly the seed's tables plus the app registry, app keys, audit chains and signing keys", async () => {
     const handle = openWorkerDatabase(bindings);
     try {
       const result = await handle.db.execute<{ table_name: string }>(
@@ -62,6 +63,7 @@ describe("migrations", () => {
             where table_schema = 'public' and column_name = 'id' and table_name <> 'apps'`,
       );
       expect(result.rows.map((row) => row.table_name).sort()).toEqual([
+        "app_keys",
         "audit",
         "email_tokens",
         "refresh_tokens",

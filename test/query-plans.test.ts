@@ -118,7 +118,7 @@ const INTENDED: [RegExp, string][] = [
 
 /**
  * The audit's retention runs inside SECURITY DEFINER functions (migration
- * 0003_keys_and_audit_chain), which EXPLAIN cannot see into: their statements, as written there.
+ * 0004_keys_and_audit_chain), which EXPLAIN cannot see into: their statements, as written there.
  */
 const INSIDE_FUNCTIONS: [string, string][] = [
   [

@@ -47,10 +47,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
+/** The command named by the first words: three (`app key create`) or two (`app add`). */
 function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
-  const [group, name] = argv;
-  const command = COMMANDS.find((candidate) => candidate.name === `${group} ${name}`);
-  return command ? { command, rest: argv.slice(2) } : undefined;
+  for (const length of [3, 2]) {
+    const name = argv.slice(0, length).join(" ");
+    const command = COMMANDS.find((candidate) => candidate.name === name);
+    if (command) return { command, rest: argv.slice(length) };
+  }
+  return undefined;
 }
 
 /** `gravy`, `gravy --help`, `gravy help db migrate`, `gravy db`, or an unknown command. */
@@ -58,7 +62,7 @@ function showOverview(argv: string[], io: Io): number {
   const words = argv.filter((word) => word !== "--help" && word !== "-h" && word !== "help");
   const asksHelp = words.length < argv.length;
   const [group, name] = words;
-  const exact = COMMANDS.find((command) => command.name === `${group} ${name}`);
+  const exact = findCommand(words)?.command;
   if (exact && asksHelp) {
     io.stdout(commandHelp(exact));
     return 0;

@@ -42,8 +42,37 @@ export const users = pgTable(
     passwordHash: text("password_hash").notNull(),
     createdAt: at("created_at").notNull().defaultNow(),
     updatedAt: at("updated_at").notNull().defaultNow(),
+    /** Set by an operator (the admin API): no sign-in, refresh or email flow while set. */
+    disabledAt: at("disabled_at"),
   },
-  (t) => [uniqueIndex("users_email_app_idx").on(t.email, t.appId), index("users_app_idx").on(t.appId)],
+  (t) => [
+    uniqueIndex("users_email_app_idx").on(t.email, t.appId),
+    index("users_app_idx").on(t.appId),
+    // The admin API's user list: pages in (created_at, id) order within one app.
+    index("users_app_created_idx").on(t.appId, t.createdAt, t.id),
+  ],
+);
+
+/**
+ * Keys that app backends authenticate with (the admin API, RFC 7662 introspection). Only a
+ * hash is stored; the key itself is shown once, when created. Several per app, so a key can
+ * be replaced without downtime.
+ */
+export const appKeys = pgTable(
+  "app_keys",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    keyHash: text("key_hash").notNull(),
+    createdAt: at("created_at").notNull().defaultNow(),
+    /** Updated at most about once a minute, not on every call. */
+    lastUsedAt: at("last_used_at"),
+    revokedAt: at("revoked_at"),
+  },
+  (t) => [uniqueIndex("app_keys_hash_idx").on(t.keyHash), index("app_keys_app_idx").on(t.appId)],
 );
 
 /**
