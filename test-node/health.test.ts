@@ -44,6 +44,7 @@ describe("db health", () => {
     expect(report.pool.total).toBeGreaterThanOrEqual(1);
     expect(report.pool.total).toBeLessThanOrEqual(3);
     expect(report.tables.map((t) => t.table).sort()).toEqual([
+      "app_keys",
       "apps",
       "audit",
       "audit_chains",
