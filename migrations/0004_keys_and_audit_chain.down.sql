@@ -1,4 +1,4 @@
--- Reverses 0003_keys_and_audit_chain.sql: the audit chain and the stored signing keys.
+-- Reverses 0004_keys_and_audit_chain.sql: the audit chain and the stored signing keys.
 -- Rights revoked from the app's role come back with `gravy grants` at the older version.
 DROP FUNCTION audit_expire(integer, integer);
 DROP FUNCTION audit_redact_user(uuid);
