@@ -23,7 +23,9 @@ import {
   writeResults,
 } from "./lib/report";
 import { type MemoryReading, measureRequestCpu, sampleMemoryDuring } from "./lib/runtime";
+import { runScale } from "./lib/scale";
 import { buildScenarios } from "./lib/scenarios";
+import { DEFAULT_SOAK_SECONDS, runSoak } from "./lib/soak";
 import { buildWorker, measureSdk } from "./lib/sizes";
 
 const FULL = { connections: 10, warmupSeconds: 3, seconds: 10, hashSamples: 9, cpuLogins: 20 };
@@ -116,6 +118,9 @@ function step(text: string): void {
 
 async function main(): Promise<number> {
   cleanUpOnSignals();
+  const args = process.argv.slice(2);
+  if (args.includes("--scale") || args.includes("--tiny")) return runAlone(() => runScale(args.includes("--tiny"), step));
+  if (args.includes("--soak")) return runAlone(() => runSoak(soakSeconds(args), step));
   const settings: Settings = process.argv.includes("--quick") ? QUICK : FULL;
   try {
     const results = await run(settings);
@@ -131,6 +136,27 @@ async function main(): Promise<number> {
     step("stopping what the bench started");
     await cleanUp();
   }
+}
+
+/** A separate scenario: its own set-up, report and exit code, the same cleanup. */
+async function runAlone(scenario: () => Promise<number>): Promise<number> {
+  try {
+    return await scenario();
+  } catch (error) {
+    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  } finally {
+    step("stopping what the bench started");
+    await cleanUp();
+  }
+}
+
+/** `--seconds N` after `--soak`; about three minutes unless said. */
+function soakSeconds(args: string[]): number {
+  const given = args.indexOf("--seconds");
+  const seconds = given >= 0 ? Number(args[given + 1]) : DEFAULT_SOAK_SECONDS;
+  if (!Number.isFinite(seconds) || seconds < 60) throw new Error("--seconds must be a number ≥ 60");
+  return seconds;
 }
 
 main().then((code) => process.exit(code));

@@ -12,9 +12,10 @@ import { runCleanup } from "../src/cron/cleanup";
 import { REPUBLISH_PER_TICK } from "../src/cron/index";
 import { openWorkerDatabase } from "../src/db";
 import { republishRevocations } from "../src/revocation";
-import { client, createTestApp, PASSWORD, uniqueEmail } from "./support/fixtures";
+import { client, createTestApp, PASSWORD } from "./support/fixtures";
+import { serveSessionHotPaths } from "./support/hot-paths";
 import { mailedToken } from "./support/sdk";
-import { bindings, postJson, send } from "./support/worker";
+import { bindings } from "./support/worker";
 
 interface Captured {
   sql: string;
@@ -61,26 +62,11 @@ async function scansOfStatement(statement: Captured) {
 
 /** Serves the hot paths once each, capturing every statement they send. */
 async function serveHotPaths(): Promise<void> {
+  const email = await serveSessionHotPaths(app, appId);
   const api = client(app, appId);
-  const email = uniqueEmail();
-  const tokens = await api.register(email);
-  await api.login(email);
-  const refreshed = await api.post("/v1/auth/refresh", { refreshToken: tokens.refreshToken });
-  expect(refreshed.status).toBe(200);
-  await api.post("/v1/auth/refresh", { refreshToken: "no-such-token" });
-  await api.get("/v1/auth/me", tokens.accessToken);
-  const dbCheck = { REVOCATION_CHECK: "db" };
-  await send(
-    app,
-    "/v1/auth/introspect",
-    postJson({ token: tokens.accessToken }, { "x-app-id": appId }),
-    dbCheck,
-  );
   await api.post("/v1/auth/forgot-password", { email });
   const reset = { token: await mailedToken(email, "reset-password"), password: PASSWORD };
   expect((await api.post("/v1/auth/reset-password", reset)).status).toBe(200);
-  const again = await api.login(email);
-  expect((await api.post("/v1/auth/logout-all", {}, again.accessToken)).status).toBe(204);
   const handle = openWorkerDatabase(bindings, { onQuery: (sql, params) => captured.push({ sql, params }) });
   try {
     await runCleanup(handle.db, { auditRetentionDays: 400, auditPiiDays: 30 });

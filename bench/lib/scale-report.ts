@@ -1,0 +1,58 @@
+/** The scale bench's figures as text: data, ratios to the empty database, the cleanup. */
+import { LARGE_TABLES } from "./plans";
+import type { LatencyFigures } from "./scale-cleanup";
+import { LARGE_ROWS } from "./scale-plans";
+import { backlogRows } from "./scale-data";
+import type { ScaleResults } from "./scale";
+
+const count = (n: number) => n.toLocaleString("en-US");
+
+export function formatScaleReport(results: ScaleResults): string {
+  const { size, settings, cleanup } = results;
+  const header = ["scenario", "empty req/s", "large req/s", "ratio", "empty p50", "large p50", "errors"];
+  const rows = results.comparisons.map(({ name, empty, large, ratio }) => [
+    name,
+    empty.rps.toFixed(1),
+    large.rps.toFixed(1),
+    ratio.toFixed(2),
+    `${empty.p50Ms} ms`,
+    `${large.p50Ms} ms`,
+    String(empty.errors + large.errors),
+  ]);
+  const rules = Object.entries(cleanup.counts)
+    .filter(([, rowsOfRule]) => rowsOfRule > 0)
+    .map(([rule, rowsOfRule]) => `${rule} ${count(rowsOfRule)}`)
+    .join(", ");
+  const seqScans = results.plans.filter((plan) => plan.seqScans.length > 0).length;
+  return [
+    `Turkey scale bench${results.tiny ? " (tiny)" : ""}, ${results.date}`,
+    results.machine,
+    `large database: ${count(size.users)} users across 10 apps, ${count(size.refreshRows)} refresh rows, ` +
+      `${count(size.revokedJti)} revoked_jti, ${count(size.auditRows)} audit rows, ${count(size.emailTokens)} email tokens ` +
+      `(${count(backlogRows(size))} past retention); seeded and indexed in ${results.seedSeconds.toFixed(0)} s`,
+    `${settings.connections} connections; per scenario and database ${settings.warmupSeconds} s warm-up, ` +
+      `then ${settings.seconds} s or 3 rounds; ratio = large req/s ÷ empty req/s (goal ≥ 0.80)`,
+    "",
+    ...alignColumns([header, ...rows]),
+    "",
+    `plans: ${results.plans.length} hot statements, ${seqScans} with a sequential scan of a large table ` +
+      `(one of ${LARGE_TABLES.join(", ")} holding ≥ ${count(LARGE_ROWS)} rows)`,
+    `cleanup: ${count(cleanup.rows)} rows (${rules}) in ${cleanup.seconds.toFixed(1)} s over ${cleanup.runs} ` +
+      `cron-sized runs = ${count(Math.round(cleanup.rowsPerSecond))} rows/s`,
+    `refresh, 4 connections: alone ${latency(cleanup.refreshAlone)}; during the cleanup ${latency(cleanup.refreshDuring)}`,
+    `longest lock wait seen during the cleanup: ${cleanup.longestLockWaitMs.toFixed(1)} ms ` +
+      `(pg_stat_activity sampled every 10 ms, ${count(cleanup.lockSamples)} samples)`,
+  ].join("\n");
+}
+
+function latency(figures: LatencyFigures): string {
+  return `${figures.requests} requests, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, max ${figures.maxMs} ms`;
+}
+
+/** First column left-aligned, the figures right-aligned. */
+function alignColumns(table: string[][]): string[] {
+  const widths = table[0]?.map((_, column) => Math.max(...table.map((row) => row[column]?.length ?? 0))) ?? [];
+  return table.map((row) =>
+    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join("  "),
+  );
+}
