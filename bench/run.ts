@@ -25,8 +25,8 @@ import {
 import { type MemoryReading, measureRequestCpu, sampleMemoryDuring } from "./lib/runtime";
 import { runScale } from "./lib/scale";
 import { buildScenarios } from "./lib/scenarios";
-import { DEFAULT_SOAK_SECONDS, runSoak } from "./lib/soak";
 import { buildWorker, measureSdk } from "./lib/sizes";
+import { DEFAULT_SOAK_SECONDS, runSoak } from "./lib/soak";
 
 const FULL = { connections: 10, warmupSeconds: 3, seconds: 10, hashSamples: 9, cpuLogins: 20 };
 const QUICK = { connections: 10, warmupSeconds: 1, seconds: 3, hashSamples: 3, cpuLogins: 5 };
@@ -119,7 +119,8 @@ function step(text: string): void {
 async function main(): Promise<number> {
   cleanUpOnSignals();
   const args = process.argv.slice(2);
-  if (args.includes("--scale") || args.includes("--tiny")) return runAlone(() => runScale(args.includes("--tiny"), step));
+  if (args.includes("--scale") || args.includes("--tiny"))
+    return runAlone(() => runScale(args.includes("--tiny"), step));
   if (args.includes("--soak")) return runAlone(() => runSoak(soakSeconds(args), step));
   const settings: Settings = process.argv.includes("--quick") ? QUICK : FULL;
   try {

@@ -34,7 +34,9 @@ beforeAll(async () => {
 describe("hot statements on the large database", () => {
   it("are planned", async ({ task }) => {
     await serveSessionHotPaths(app, appId);
-    const connection = new pg.Client({ connectionString: (bindings.HYPERDRIVE as Hyperdrive).connectionString });
+    const connection = new pg.Client({
+      connectionString: (bindings.HYPERDRIVE as Hyperdrive).connectionString,
+    });
     connection.on("error", () => {});
     await connection.connect();
     try {

@@ -92,7 +92,7 @@ export async function addDatabase(database: Database, name: string): Promise<Dat
   return prepareDatabase(url.href);
 }
 
-async function prepareDatabase(url: string): Promise<Database> {
+export async function prepareDatabase(url: string): Promise<Database> {
   await applyMigrations(url);
   await ensureApp(url, { id: APP_ID, name: "Bench", url: "http://127.0.0.1" });
   return { url, hyperdriveUrl: `${url}?sslmode=disable` };

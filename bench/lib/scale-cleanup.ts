@@ -36,7 +36,11 @@ export interface CleanupFigures {
 const REFRESH_CONNECTIONS = 4;
 const ALONE_SECONDS = 3;
 
-export async function measureCleanup(baseUrl: string, email: string, databaseUrl: string): Promise<CleanupFigures> {
+export async function measureCleanup(
+  baseUrl: string,
+  email: string,
+  databaseUrl: string,
+): Promise<CleanupFigures> {
   const sessions = [];
   for (let i = 0; i < REFRESH_CONNECTIONS; i++) sessions.push((await login(baseUrl, email)).refreshToken);
   const refreshAlone = await refreshWhile(baseUrl, sessions, delay(ALONE_SECONDS * 1000));
@@ -70,7 +74,11 @@ async function cleanUpBacklog(url: string) {
 }
 
 /** Closed-loop refreshes, one chain per connection, until `until` settles. */
-async function refreshWhile(baseUrl: string, tokens: string[], until: Promise<unknown>): Promise<LatencyFigures> {
+async function refreshWhile(
+  baseUrl: string,
+  tokens: string[],
+  until: Promise<unknown>,
+): Promise<LatencyFigures> {
   let running = true;
   void until.finally(() => {
     running = false;
@@ -102,7 +110,8 @@ async function refreshWhile(baseUrl: string, tokens: string[], until: Promise<un
 
 function summarise(latencies: number[], errors: number): LatencyFigures {
   const sorted = [...latencies].sort((a, b) => a - b);
-  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+  const at = (q: number) =>
+    Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
   return { requests: sorted.length, errors, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) };
 }
 

@@ -64,7 +64,8 @@ export async function seedScaleData(url: string, size: ScaleSize, passwordHash: 
 async function fill(client: pg.Client, size: ScaleSize, passwordHash: string): Promise<void> {
   const { users, refreshRows, revokedJti, auditRows, emailTokens, backlog } = size;
   // The bench's own app is one of the ten, so its logins search among the large tables.
-  const appOf = (n: string) => `case when ${n} % ${APPS} = 0 then '${APP_ID}' else 'scale-' || ${n} % ${APPS} end`;
+  const appOf = (n: string) =>
+    `case when ${n} % ${APPS} = 0 then '${APP_ID}' else 'scale-' || ${n} % ${APPS} end`;
   await client.query(
     `insert into apps (id, name, url)
        select 'scale-' || a, 'Scale ' || a, 'http://127.0.0.1' from generate_series(1, ${APPS - 1}) a

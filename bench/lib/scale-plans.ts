@@ -83,7 +83,9 @@ async function planServedStatements(
   const parsed = JSON.parse(await readFile(report, "utf8")) as {
     testResults: { assertionResults: { meta?: { plans?: PlannedStatement[] } }[] }[];
   };
-  const plans = parsed.testResults.flatMap((file) => file.assertionResults.flatMap((test) => test.meta?.plans ?? []));
+  const plans = parsed.testResults.flatMap((file) =>
+    file.assertionResults.flatMap((test) => test.meta?.plans ?? []),
+  );
   if (plans.length === 0) throw new Error("the plan run reported no statement");
   return plans;
 }

@@ -1,9 +1,9 @@
 /** The scale bench's figures as text: data, ratios to the empty database, the cleanup. */
 import { LARGE_TABLES } from "./plans";
-import type { LatencyFigures } from "./scale-cleanup";
-import { LARGE_ROWS } from "./scale-plans";
-import { backlogRows } from "./scale-data";
 import type { ScaleResults } from "./scale";
+import type { LatencyFigures } from "./scale-cleanup";
+import { backlogRows } from "./scale-data";
+import { LARGE_ROWS } from "./scale-plans";
 
 const count = (n: number) => n.toLocaleString("en-US");
 
@@ -51,8 +51,13 @@ function latency(figures: LatencyFigures): string {
 
 /** First column left-aligned, the figures right-aligned. */
 function alignColumns(table: string[][]): string[] {
-  const widths = table[0]?.map((_, column) => Math.max(...table.map((row) => row[column]?.length ?? 0))) ?? [];
+  const widths =
+    table[0]?.map((_, column) => Math.max(...table.map((row) => row[column]?.length ?? 0))) ?? [];
   return table.map((row) =>
-    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join("  "),
+    row
+      .map((cell, column) =>
+        column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0),
+      )
+      .join("  "),
   );
 }

@@ -75,7 +75,9 @@ export async function runScale(tiny: boolean, step: (text: string) => void): Pro
     large: await createFixtures(turkeys.large.url, turkeys.large.url, settings.connections * 2),
     empty: await createFixtures(turkeys.empty.url, turkeys.empty.url, settings.connections * 2),
   };
-  step(`seed: ${size.users} users, ${size.refreshRows} refresh rows, ${size.revokedJti} revocations, ${size.auditRows} audit rows`);
+  step(
+    `seed: ${size.users} users, ${size.refreshRows} refresh rows, ${size.revokedJti} revocations, ${size.auditRows} audit rows`,
+  );
   const seedStarted = performance.now();
   await seedScaleData(large.url, size, await passwordHashOf(large, fixtures.large.email));
   const seedSeconds = (performance.now() - seedStarted) / 1000;
@@ -162,19 +164,27 @@ async function analyze(database: Database): Promise<void> {
 function describeFailures(results: ScaleResults): string[] {
   const failures: string[] = [];
   for (const { name, empty, large } of results.comparisons) {
-    for (const [side, figures] of [["empty", empty], ["large", large]] as const) {
-      if (figures.errors > 0) failures.push(`${name} (${side}): ${figures.errors} errors (${figures.errorDetail})`);
+    for (const [side, figures] of [
+      ["empty", empty],
+      ["large", large],
+    ] as const) {
+      if (figures.errors > 0)
+        failures.push(`${name} (${side}): ${figures.errors} errors (${figures.errorDetail})`);
       else if (figures.completed === 0) failures.push(`${name} (${side}): no request completed`);
     }
   }
   for (const plan of results.plans) {
     if (plan.seqScans.length > 0) {
-      failures.push(`sequential scan of ${plan.seqScans.join(", ")}: ${plan.sql.replace(/\s+/g, " ").slice(0, 120)}`);
+      failures.push(
+        `sequential scan of ${plan.seqScans.join(", ")}: ${plan.sql.replace(/\s+/g, " ").slice(0, 120)}`,
+      );
     }
   }
   const { cleanup } = results;
   if (cleanup.refreshDuring.errors + cleanup.refreshAlone.errors > 0) {
-    failures.push(`refresh during the cleanup: ${cleanup.refreshDuring.errors + cleanup.refreshAlone.errors} errors`);
+    failures.push(
+      `refresh during the cleanup: ${cleanup.refreshDuring.errors + cleanup.refreshAlone.errors} errors`,
+    );
   }
   if (cleanup.rows < backlogRows(results.size)) {
     failures.push(`the cleanup deleted ${cleanup.rows} rows of a backlog of ${backlogRows(results.size)}`);
