@@ -2,6 +2,8 @@
  * `npm run bench [-- --quick]`: Turkey under load on workerd, against a bare Hono worker on
  * the same runtime (the ceiling), plus counted SQL and KV round trips, password hashing cost,
  * and the sizes of what ships. Prints one table and writes bench/results/latest.json.
+ * `-- --scale [--tiny]` runs the scale scenario instead (./lib/scale.ts), `-- --soak
+ * [--seconds N]` the soak through database faults (./lib/soak.ts).
  *
  * Exits non-zero only when the set-up fails or a scenario had errors (or completed nothing),
  * never on a figure: the figures of a shared 2-core machine are too noisy to gate on.
@@ -49,7 +51,7 @@ async function run(settings: Settings): Promise<Results> {
   const hashMs = await timeHashing(dir, settings.hashSamples);
   step("wrangler dev: Turkey, Turkey with PASSWORD_HASH=scrypt, and the ceiling worker");
   const servers = await startWorkers(dir, database, vars, { turkey, ceiling });
-  const fixtures = await createFixtures(servers.turkeyUrl, servers.turkeyScryptUrl, settings.connections * 2);
+  const fixtures = await createFixtures(servers.turkeyUrl, servers.turkeyScryptUrl, database.url);
   const { scenarios, memory } = await loadAll(servers, fixtures, counts, settings);
   step(`CPU per request: ${settings.cpuLogins} logins and health checks one at a time, per Turkey`);
   const requestCpu = {

@@ -7,7 +7,7 @@
 import pg from "pg";
 import { type CleanupCounts, runCleanup } from "../../src/cron/cleanup";
 import { openNodeDatabase } from "../../src/db";
-import { jsonHeaders, login } from "./fixtures";
+import { insertSessions, jsonHeaders, REFRESH_SESSIONS } from "./fixtures";
 import { delay } from "./processes";
 import { RETENTION } from "./scale-plans";
 
@@ -41,8 +41,7 @@ export async function measureCleanup(
   email: string,
   databaseUrl: string,
 ): Promise<CleanupFigures> {
-  const sessions = [];
-  for (let i = 0; i < REFRESH_CONNECTIONS; i++) sessions.push((await login(baseUrl, email)).refreshToken);
+  const sessions = await insertSessions(databaseUrl, email, REFRESH_SESSIONS);
   const refreshAlone = await refreshWhile(baseUrl, sessions, delay(ALONE_SECONDS * 1000));
   const sampler = sampleLockWaits(databaseUrl);
   const cleanup = cleanUpBacklog(databaseUrl);
@@ -86,22 +85,24 @@ async function refreshWhile(
   const latencies: number[] = [];
   let errors = 0;
   await Promise.all(
-    tokens.map(async (_, index) => {
+    Array.from({ length: REFRESH_CONNECTIONS }, async () => {
       while (running) {
+        const token = tokens.shift();
+        if (!token) throw new Error("the refresh pool ran dry");
         const started = performance.now();
         const response = await fetch(`${baseUrl}/v1/auth/refresh`, {
           method: "POST",
           headers: jsonHeaders(),
-          body: JSON.stringify({ refreshToken: tokens[index] }),
+          body: JSON.stringify({ refreshToken: token }),
           signal: AbortSignal.timeout(30_000),
         }).catch(() => undefined);
         latencies.push(performance.now() - started);
         if (response?.status !== 200) {
           errors++;
           await response?.text();
-          continue;
+          continue; // the token is dropped: its chain is over
         }
-        tokens[index] = ((await response.json()) as { refreshToken: string }).refreshToken;
+        tokens.push(((await response.json()) as { refreshToken: string }).refreshToken);
       }
     }),
   );

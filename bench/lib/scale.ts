@@ -72,8 +72,8 @@ export async function runScale(tiny: boolean, step: (text: string) => void): Pro
   };
   for (const turkey of Object.values(turkeys)) await waitUntilServing(turkey.service, `${turkey.url}/health`);
   const fixtures = {
-    large: await createFixtures(turkeys.large.url, turkeys.large.url, settings.connections * 2),
-    empty: await createFixtures(turkeys.empty.url, turkeys.empty.url, settings.connections * 2),
+    large: await createFixtures(turkeys.large.url, turkeys.large.url, large.url),
+    empty: await createFixtures(turkeys.empty.url, turkeys.empty.url, empty.url),
   };
   step(
     `seed: ${size.users} users, ${size.refreshRows} refresh rows, ${size.revokedJti} revocations, ${size.auditRows} audit rows`,

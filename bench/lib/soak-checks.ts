@@ -152,8 +152,8 @@ const hash = (token: string) => createHash("sha256").update(token).digest("hex")
  * every token a 200 handed out was stored; every session signed out has no live row.
  */
 async function checkSessions(client: pg.Client, traffic: Traffic, failures: string[]) {
-  const held = traffic.clients.flatMap((state) => (state.session ? [state.session.refreshToken] : []));
-  const ended = traffic.clients.flatMap((state) => state.endedSessions);
+  const held = traffic.states.flatMap((state) => (state.session ? [state.session.refreshToken] : []));
+  const ended = traffic.states.flatMap((state) => state.endedSessions);
   const received = traffic.answers.flatMap((answer) => (answer.received ? [answer.received] : []));
   const { rows } = await client.query<{ token_hash: string; live: boolean; live_in_session: number }>(
     `select r.token_hash,

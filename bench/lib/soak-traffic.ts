@@ -1,10 +1,11 @@
 /**
- * The soak's traffic: virtual clients, each with one account, that sign in, refresh, ask
- * who they are, have their access token introspected, and now and then sign out (and back
- * in). Each keeps what a real client keeps — its current tokens — obeys Retry-After after a
- * 503, and every answer is recorded with its timing, for the checks that follow.
+ * The soak's traffic: a few closed loops acting for many signed-in sessions of a few
+ * accounts — refresh, ask who they are, have their access token introspected, now and then
+ * sign out (and back in). Each session keeps what a real client keeps (its current tokens),
+ * retries what answered 503 after Retry-After, and every answer is recorded with its timing
+ * for the checks that follow.
  */
-import { jsonHeaders, PASSWORD } from "./fixtures";
+import { insertSessions, jsonHeaders, PASSWORD } from "./fixtures";
 import { delay } from "./processes";
 
 export type Operation = "login" | "refresh" | "me" | "introspect" | "logout";
@@ -20,6 +21,7 @@ export const NEEDS_DATABASE: Record<Operation, boolean> = {
 
 export interface Answer {
   operation: Operation;
+  /** The session state that sent it. */
   client: number;
   /** Milliseconds since the soak started. */
   startedMs: number;
@@ -35,88 +37,115 @@ export interface Answer {
 
 export const CLIENT_TIMEOUT_MS = 15_000;
 
-interface Session {
-  accessToken: string;
+export interface Session {
+  /** Absent until the first refresh of a session written in SQL. */
+  accessToken?: string;
   refreshToken: string;
 }
 
-export interface ClientState {
+/** One signed-in device of an account: the unit a loop picks, acts for, and puts back. */
+export interface SessionState {
+  id: number;
   email: string;
   session: Session | undefined;
+  /** What answered 503 last time: a client tries the same request again. */
+  retry?: Operation;
   /** Logouts that answered 204: their sessions must have no live refresh row left. */
   endedSessions: string[];
 }
 
 export interface Traffic {
   answers: Answer[];
-  clients: ClientState[];
+  states: SessionState[];
 }
 
-/** Runs `clients` loops until `until` settles; accounts are made first, outside the timing. */
+const ACCOUNTS = 8;
+/**
+ * A session refreshes at most 60 times in 15 minutes; the soak refreshes each of its
+ * sessions far more often than a real client (every 15 minutes), so it spreads its load
+ * over many sessions per account, written in SQL (see insertSessions).
+ */
+const SESSIONS_PER_ACCOUNT = 30;
+
+/** Runs `loops` closed loops until `until` settles; accounts and sessions are made first. */
 export async function runTraffic(
   baseUrl: string,
-  clients: number,
+  databaseUrl: string,
+  loops: number,
   origin: number,
   until: Promise<unknown>,
 ): Promise<Traffic> {
-  const states: ClientState[] = [];
-  for (let i = 0; i < clients; i++) {
-    const email = `soak-${Date.now().toString(36)}-${i}@example.com`;
-    const response = await fetch(`${baseUrl}/v1/auth/register`, {
-      method: "POST",
-      headers: jsonHeaders(),
-      body: JSON.stringify({ email, password: PASSWORD }),
-    });
-    if (response.status !== 201 && response.status !== 200) {
-      throw new Error(`set-up: register answered ${response.status}: ${await response.text()}`);
+  const states: SessionState[] = [];
+  for (let account = 0; account < ACCOUNTS; account++) {
+    const email = `soak-${Date.now().toString(36)}-${account}@example.com`;
+    const registered = await register(baseUrl, email);
+    const others = await insertSessions(databaseUrl, email, SESSIONS_PER_ACCOUNT - 1);
+    for (const refreshToken of [registered.refreshToken, ...others]) {
+      states.push({ id: states.length, email, session: { refreshToken }, endedSessions: [] });
     }
-    const body = (await response.json()) as Session;
-    states.push({
-      email,
-      session: { accessToken: body.accessToken, refreshToken: body.refreshToken },
-      endedSessions: [],
-    });
   }
   let running = true;
   void until.finally(() => {
     running = false;
   });
+  const idle = [...states].sort(() => Math.random() - 0.5);
   const answers: Answer[] = [];
   await Promise.all(
-    states.map(async (state, client) => {
+    Array.from({ length: loops }, async () => {
       while (running) {
-        const answer = await step(baseUrl, state, client, origin);
+        const state = idle.shift();
+        if (!state) throw new Error("more loops than sessions");
+        const answer = await step(baseUrl, state, origin);
         answers.push(answer);
+        state.retry = answer.status === 503 ? answer.operation : undefined;
+        idle.push(state);
         if (answer.status === 503) await delay(Number(answer.retryAfter ?? 1) * 1000);
       }
     }),
   );
-  return { answers, clients: states };
+  return { answers, states };
 }
 
-/** The client's next request: sign in if it has no session, else mostly refresh and reads. */
-async function step(baseUrl: string, state: ClientState, client: number, origin: number): Promise<Answer> {
-  const session = state.session;
-  if (!session) {
-    const answer = await send(baseUrl, "login", client, origin, { email: state.email, password: PASSWORD });
-    if (answer.status === 200 && answer.body) state.session = answer.body as Session;
-    return answer.record;
-  }
+async function register(baseUrl: string, email: string): Promise<Session> {
+  const response = await fetch(`${baseUrl}/v1/auth/register`, {
+    method: "POST",
+    headers: jsonHeaders(),
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  if (!response.ok) throw new Error(`set-up: register answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as Session;
+}
+
+/** Sign in without a session, refresh without an access token, retry a 503; else mostly reads. */
+function nextOperation(state: SessionState): Operation {
+  if (state.retry) return state.retry;
+  if (!state.session) return "login";
+  if (!state.session.accessToken) return "refresh";
   const roll = Math.random();
-  if (roll < 0.4) {
-    const answer = await send(baseUrl, "refresh", client, origin, { refreshToken: session.refreshToken });
-    if (answer.status === 200 && answer.body) {
-      const next = answer.body as Session;
-      state.session = next;
-      return { ...answer.record, spent: session.refreshToken, received: next.refreshToken };
-    }
+  if (roll < 0.4) return "refresh";
+  if (roll < 0.65) return "me";
+  if (roll < 0.95) return "introspect";
+  return "logout";
+}
+
+async function step(baseUrl: string, state: SessionState, origin: number): Promise<Answer> {
+  const operation = nextOperation(state);
+  const session = state.session;
+  const request = (body: unknown, token?: string) => send(baseUrl, operation, state.id, origin, body, token);
+  if (operation === "login" || !session) {
+    const answer = await request({ email: state.email, password: PASSWORD });
+    if (answer.status === 200) state.session = answer.body as Session;
     return answer.record;
   }
-  if (roll < 0.65) return (await send(baseUrl, "me", client, origin, undefined, session.accessToken)).record;
-  if (roll < 0.95) {
-    return (await send(baseUrl, "introspect", client, origin, { token: session.accessToken })).record;
+  if (operation === "refresh") {
+    const answer = await request({ refreshToken: session.refreshToken });
+    if (answer.status !== 200) return answer.record;
+    state.session = answer.body as Session;
+    return { ...answer.record, spent: session.refreshToken, received: state.session.refreshToken };
   }
-  const answer = await send(baseUrl, "logout", client, origin, {}, session.accessToken);
+  if (operation === "me") return (await request(undefined, session.accessToken)).record;
+  if (operation === "introspect") return (await request({ token: session.accessToken })).record;
+  const answer = await request({}, session.accessToken);
   // 401: an earlier logout that answered 503 had gone through; either way the session is over.
   if (answer.status === 204 || answer.status === 401) {
     if (answer.status === 204) state.endedSessions.push(session.refreshToken);

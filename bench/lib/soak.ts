@@ -18,6 +18,7 @@ import { runTraffic } from "./soak-traffic";
 import { startTcpProxy } from "./tcp-proxy";
 
 export const DEFAULT_SOAK_SECONDS = 180;
+/** Closed loops: requests in flight at any time. */
 const CLIENTS = 8;
 const CUT_SECONDS = 10;
 const SOAK_RESULTS_FILE = "bench/results/soak.json";
@@ -69,7 +70,7 @@ export async function runSoak(seconds: number, step: (text: string) => void): Pr
     await delay(seconds * 1000 - now());
   };
   step(`traffic: ${CLIENTS} clients for ${seconds} s (login, refresh, me, introspect, logout)`);
-  const traffic = await runTraffic(turkey.url, CLIENTS, origin, schedule());
+  const traffic = await runTraffic(turkey.url, server.url, CLIENTS, origin, schedule());
   step("checks: answers during the faults, sessions and audit rows in SQL, recovery");
   const results: SoakResults = {
     date: new Date().toISOString(),
