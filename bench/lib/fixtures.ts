@@ -46,7 +46,10 @@ export async function createFixtures(
   const registered = await post<TokenResponse>(baseUrl, "/v1/auth/register", { email, password: PASSWORD });
   const doomed = await login(baseUrl, email);
   await post(baseUrl, "/v1/auth/logout", {}, doomed.accessToken);
-  const refreshTokens = [registered.refreshToken, ...(await insertSessions(databaseUrl, email, REFRESH_SESSIONS))];
+  const refreshTokens = [
+    registered.refreshToken,
+    ...(await insertSessions(databaseUrl, email, REFRESH_SESSIONS)),
+  ];
   return {
     email,
     scryptEmail,

@@ -9,14 +9,26 @@ const count = (n: number) => n.toLocaleString("en-US");
 
 export function formatScaleReport(results: ScaleResults): string {
   const { size, settings, cleanup } = results;
-  const header = ["scenario", "empty req/s", "large req/s", "ratio", "empty p50", "large p50", "errors"];
-  const rows = results.comparisons.map(({ name, empty, large, ratio }) => [
+  const header = [
+    "scenario",
+    "empty req/s",
+    "large req/s",
+    "ratio",
+    "empty p50",
+    "large p50",
+    "PG CPU/req empty",
+    "large",
+    "errors",
+  ];
+  const rows = results.comparisons.map(({ name, empty, large, ratio, postgresCpuMs }) => [
     name,
     empty.rps.toFixed(1),
     large.rps.toFixed(1),
     ratio.toFixed(2),
     `${empty.p50Ms} ms`,
     `${large.p50Ms} ms`,
+    `${postgresCpuMs.empty.toFixed(2)} ms`,
+    `${postgresCpuMs.large.toFixed(2)} ms`,
     String(empty.errors + large.errors),
   ]);
   const rules = Object.entries(cleanup.counts)
@@ -34,6 +46,8 @@ export function formatScaleReport(results: ScaleResults): string {
       `then ${settings.seconds} s or 3 rounds; ratio = large req/s ÷ empty req/s (goal ≥ 0.80)`,
     "",
     ...alignColumns([header, ...rows]),
+    "PG CPU/req: CPU of the Postgres server per answered request (/proc; locally every request opens",
+    `a connection, which is what health costs); ${refreshCost(results)}`,
     "",
     `plans: ${results.plans.length} hot statements, ${seqScans} with a sequential scan of a large table ` +
       `(one of ${LARGE_TABLES.join(", ")} holding ≥ ${count(LARGE_ROWS)} rows)`,
@@ -43,6 +57,19 @@ export function formatScaleReport(results: ScaleResults): string {
     `longest lock wait seen during the cleanup: ${cleanup.longestLockWaitMs.toFixed(1)} ms ` +
       `(pg_stat_activity sampled every 10 ms, ${count(cleanup.lockSamples)} samples)`,
   ].join("\n");
+}
+
+/** What a refresh costs Postgres beyond a connection and a trivial statement, on the large database. */
+function refreshCost(results: ScaleResults): string {
+  const cpu = (name: string) => results.comparisons.find((c) => c.name === name)?.postgresCpuMs.large;
+  const refresh = cpu("refresh");
+  const health = cpu("health");
+  if (refresh === undefined || health === undefined) return "refresh not measured";
+  const statementMs = Math.max(refresh - health, 0.01);
+  return (
+    `refresh beyond health: ${statementMs.toFixed(2)} ms of Postgres CPU ` +
+    `≈ ${count(Math.round(1000 / statementMs))} refreshes/s per Postgres core`
+  );
 }
 
 function latency(figures: LatencyFigures): string {

@@ -19,17 +19,26 @@ import {
 } from "./environment";
 import { createFixtures, type Fixtures } from "./fixtures";
 import { type LoadFigures, type LoadSettings, measure } from "./load";
+import { findPostmaster, postgresCpuMs } from "./postgres-cpu";
 import { logTail, waitUntilServing } from "./processes";
 import { describeMachine } from "./report";
 import { type CleanupFigures, measureCleanup } from "./scale-cleanup";
 import { backlogRows, FULL_SIZE, type ScaleSize, seedScaleData, TINY_SIZE } from "./scale-data";
 import { type CheckedPlan, formatPlans, planHotStatements } from "./scale-plans";
 import { formatScaleReport } from "./scale-report";
-import { buildScenarios } from "./scenarios";
+import { buildScenarios, type Scenario } from "./scenarios";
 import { buildWorker } from "./sizes";
 import type { ScenarioName } from "./types";
 
-export const SCALE_SCENARIOS: ScenarioName[] = ["login", "refresh", "me", "introspect-valid", "register"];
+/** `health` (a connection and one statement) is the baseline of Postgres's CPU per request. */
+export const SCALE_SCENARIOS: ScenarioName[] = [
+  "health",
+  "login",
+  "refresh",
+  "me",
+  "introspect-valid",
+  "register",
+];
 
 const FULL_LOAD: LoadSettings = { connections: 10, warmupSeconds: 2, seconds: 8 };
 const TINY_LOAD: LoadSettings = { connections: 4, warmupSeconds: 1, seconds: 2 };
@@ -39,6 +48,8 @@ export interface ScaleComparison {
   empty: LoadFigures;
   large: LoadFigures;
   ratio: number;
+  /** CPU milliseconds of the Postgres server per answered request, on each database. */
+  postgresCpuMs: { empty: number; large: number };
 }
 
 export interface ScaleResults {
@@ -82,7 +93,8 @@ export async function runScale(tiny: boolean, step: (text: string) => void): Pro
   await seedScaleData(large.url, size, await passwordHashOf(large, fixtures.large.email));
   const seedSeconds = (performance.now() - seedStarted) / 1000;
   await analyze(empty);
-  const comparisons = await compare(turkeys, fixtures, settings, step);
+  const postmaster = findPostmaster(path.join(dir, "postgres"));
+  const comparisons = await compare(turkeys, fixtures, settings, postmaster, step);
   step("plans of the hot statements on the large database");
   const plans = await planHotStatements(dir, large, vars);
   step(`cleanup of ${backlogRows(size)} rows past retention, refreshes arriving meanwhile`);
@@ -113,6 +125,7 @@ async function compare(
   turkeys: Record<"large" | "empty", { url: string }>,
   fixtures: Record<"large" | "empty", Fixtures>,
   settings: LoadSettings,
+  postmaster: number,
   step: (text: string) => void,
 ): Promise<ScaleComparison[]> {
   const scenarios = (side: "large" | "empty") => {
@@ -129,9 +142,20 @@ async function compare(
       if (!scenario) throw new Error(`no scenario ${name}`);
       return scenario;
     };
-    const onEmpty = await measure(pick(empty), settings);
-    const onLarge = await measure(pick(large), settings);
-    comparisons.push({ name, empty: onEmpty, large: onLarge, ratio: onLarge.rps / onEmpty.rps });
+    const measured = async (scenario: Scenario) => {
+      const before = postgresCpuMs(postmaster);
+      const figures = await measure(scenario, settings);
+      return { figures, cpuMs: (postgresCpuMs(postmaster) - before) / Math.max(1, figures.answered) };
+    };
+    const onEmpty = await measured(pick(empty));
+    const onLarge = await measured(pick(large));
+    comparisons.push({
+      name,
+      empty: onEmpty.figures,
+      large: onLarge.figures,
+      ratio: onLarge.figures.rps / onEmpty.figures.rps,
+      postgresCpuMs: { empty: onEmpty.cpuMs, large: onLarge.cpuMs },
+    });
   }
   return comparisons;
 }
