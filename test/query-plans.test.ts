@@ -4,12 +4,14 @@
  * tables holding tens of thousands of rows — and with sequential scans allowed, so the
  * planner chooses the index because it is the better plan, not because it is forced to.
  */
+import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scansOf, sequentialScansOfLargeTables } from "../bench/lib/plans";
 import { createApp } from "../src/app";
-import { runCleanup } from "../src/cron/cleanup";
+import { DEFAULT_BATCH_SIZE, runCleanup } from "../src/cron/cleanup";
 import { REPUBLISH_PER_TICK } from "../src/cron/index";
+import { batchStatement, retentionRules } from "../src/cron/retention";
 import { openWorkerDatabase } from "../src/db";
 import { republishRevocations } from "../src/revocation";
 import { client, createTestApp, PASSWORD } from "./support/fixtures";
@@ -49,7 +51,8 @@ beforeAll(async () => {
        select $1, 'plans_filler', '{}', now() from generate_series(1, 40000);
      analyze users, refresh_tokens, revoked_jti, email_tokens, audit, apps;`.replaceAll("$1", `'${appId}'`),
   );
-});
+  // Tens of thousands of rows: seconds on a busy machine, past the default hook timeout.
+}, 60_000);
 
 afterAll(async () => {
   await connection.end();
@@ -85,7 +88,7 @@ const INTENDED: [RegExp, string][] = [
   [/select expires_at from revoked_jti where jti =/s, "revoked_jti_pkey"],
   [/delete from "revoked_jti" where ctid in/s, "revoked_jti_expires_idx"],
   [
-    /delete from "refresh_tokens" where ctid in .*expires_at < now\(\) and not exists/s,
+    /delete from "refresh_tokens" where ctid in .*expires_at < now\(\) and \(\s*select max\(session\.expires_at\)/s,
     "refresh_tokens_expires_idx",
   ],
   [/delete from "refresh_tokens" where ctid in .*revoked_at < now\(\)/s, "refresh_tokens_revoked_idx"],
@@ -116,5 +119,33 @@ describe("query plans", () => {
       }
     }
     expect([...unmatched]).toEqual([]);
+  });
+
+  it("clear ended sessions by probing each through the session index while most rows have expired", async () => {
+    const rule = retentionRules({ auditRetentionDays: 400, auditPiiDays: 30 }).find(
+      (candidate) => candidate.key === "refreshTokensExpired",
+    );
+    if (!rule) throw new Error("no rule for expired refresh rows");
+    const statement = new PgDialect().sqlToQuery(batchStatement(rule, DEFAULT_BATCH_SIZE));
+    // Ended sessions, fewer than the live ones: the planner then expects nearly every expired
+    // row to have a live sibling, as it does at millions of rows, and a NOT EXISTS written
+    // here became a hash anti join over a sequential scan. Rolled back, statistics included,
+    // so the suites sharing the database never see these rows.
+    await connection.query("begin");
+    try {
+      await connection.query(
+        `insert into refresh_tokens (app_id, user_id, session_id, token_hash, access_jti, access_expires_at,
+           expires_at, session_created_at)
+           select app_id, id, md5(id::text || 'ended')::uuid, md5(random()::text), gen_random_uuid()::text,
+             now() - interval '8 days', now() - interval '1 day', now() - interval '8 days'
+           from users, generate_series(1, 2) where app_id = $1;
+         analyze refresh_tokens;`.replaceAll("$1", `'${appId}'`),
+      );
+      const scans = await scansOfStatement({ sql: statement.sql, params: statement.params });
+      expect(sequentialScansOfLargeTables(scans)).toEqual([]);
+      expect(scans.map((scan) => scan.index)).toContain("refresh_tokens_session_idx");
+    } finally {
+      await connection.query("rollback");
+    }
   });
 });
