@@ -222,7 +222,7 @@ export function formatSoakReport(results: SoakResults): string {
         `requests needing the database ${formatCounts(fault.databaseAnswers)}; introspect ${formatCounts(fault.introspectAnswers)}; ` +
         `slowest answer ${(fault.slowestMs / 1000).toFixed(1)} s; throughput before ${fault.levelBefore.toFixed(1)} 2xx/s, ` +
         `back to ≥ 80 % ${fault.recoverySeconds === null ? "never" : `${fault.recoverySeconds.toFixed(1)} s after the fault ended`}`,
-      `  second  ${CLASSES.map((name) => name.padStart(9)).join("")}`,
+      `  second  ${CLASSES.map((name) => name.padStart(10)).join("")}`,
     );
     const from = Math.max(0, Math.floor(fault.startMs / 1000) - 3);
     const to = Math.min(
@@ -232,7 +232,7 @@ export function formatSoakReport(results: SoakResults): string {
     for (let second = from; second < to; second++) {
       const counts = results.perSecond[second] ?? {};
       lines.push(
-        `  ${String(second).padStart(6)}  ${CLASSES.map((name) => String(counts[name] ?? 0).padStart(9)).join("")}`,
+        `  ${String(second).padStart(6)}  ${CLASSES.map((name) => String(counts[name] ?? 0).padStart(10)).join("")}`,
       );
     }
   }

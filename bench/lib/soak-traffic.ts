@@ -21,7 +21,7 @@ export const NEEDS_DATABASE: Record<Operation, boolean> = {
 
 export interface Answer {
   operation: Operation;
-  /** The session state that sent it. */
+  /** The session state that sent it; -1 for the steady introspection of an app backend. */
   client: number;
   /** Milliseconds since the soak started. */
   startedMs: number;
@@ -66,6 +66,7 @@ const ACCOUNTS = 8;
  * over many sessions per account, written in SQL (see insertSessions).
  */
 const SESSIONS_PER_ACCOUNT = 30;
+const INTROSPECT_EVERY_MS = 200;
 
 /** Runs `loops` closed loops until `until` settles; accounts and sessions are made first. */
 export async function runTraffic(
@@ -90,8 +91,17 @@ export async function runTraffic(
   });
   const idle = [...states].sort(() => Math.random() - 0.5);
   const answers: Answer[] = [];
-  await Promise.all(
-    Array.from({ length: loops }, async () => {
+  // An app backend checking tokens at a steady pace, whatever the sessions' loops wait for.
+  const checking = (async () => {
+    while (running) {
+      const token = idle.find((state) => state.session?.accessToken)?.session?.accessToken;
+      if (token) answers.push((await send(baseUrl, "introspect", -1, origin, { token })).record);
+      await delay(INTROSPECT_EVERY_MS);
+    }
+  })();
+  await Promise.all([
+    checking,
+    ...Array.from({ length: loops }, async () => {
       while (running) {
         const state = idle.shift();
         if (!state) throw new Error("more loops than sessions");
@@ -102,7 +112,7 @@ export async function runTraffic(
         if (answer.status === 503) await delay(Number(answer.retryAfter ?? 1) * 1000);
       }
     }),
-  );
+  ]);
   return { answers, states };
 }
 
