@@ -148,4 +148,27 @@ describe("query plans", () => {
       await connection.query("rollback");
     }
   });
+
+  it("take expired revocations oldest first through their index while most of them have expired", async () => {
+    const rule = retentionRules({ auditRetentionDays: 400, auditPiiDays: 30 }).find(
+      (candidate) => candidate.key === "revokedJti",
+    );
+    if (!rule) throw new Error("no rule for revocations");
+    const statement = new PgDialect().sqlToQuery(batchStatement(rule, DEFAULT_BATCH_SIZE));
+    // With many rows due, a bare LIMIT let the planner bet on a sequential scan finding them
+    // early; rolled back, statistics included, as above.
+    await connection.query("begin");
+    try {
+      await connection.query(
+        `insert into revoked_jti (jti, app_id, expires_at, published_to_kv)
+           select 'plans-expired-' || i, '${appId}', now() - interval '1 hour', true from generate_series(1, 60000) i;
+         analyze revoked_jti;`,
+      );
+      const scans = await scansOfStatement({ sql: statement.sql, params: statement.params });
+      expect(sequentialScansOfLargeTables(scans)).toEqual([]);
+      expect(scans.map((scan) => scan.index)).toContain("revoked_jti_expires_idx");
+    } finally {
+      await connection.query("rollback");
+    }
+  });
 });
