@@ -20,7 +20,14 @@ export type AuditEvent =
   | "password_reset"
   | "password_changed"
   | "password_change_failed"
-  | "mail_failed";
+  | "mail_failed"
+  | "admin_users_listed"
+  | "admin_user_viewed"
+  | "admin_user_disabled"
+  | "admin_user_enabled"
+  | "admin_logout"
+  | "admin_email_verified"
+  | "admin_audit_read";
 
 /** Who is asking: read from the request by the HTTP layer. */
 export interface Client {

@@ -46,9 +46,11 @@ describe("db health", () => {
     expect(report.tables.map((t) => t.table).sort()).toEqual([
       "apps",
       "audit",
+      "audit_chains",
       "email_tokens",
       "refresh_tokens",
       "revoked_jti",
+      "signing_keys",
       "users",
     ]);
     expect(report.tables.every((t) => t.bytes > 0)).toBe(true);

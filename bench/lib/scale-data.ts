@@ -15,7 +15,11 @@ export interface ScaleSize {
   auditRows: number;
   /** Mailed links: not asked for by the scenario, but their cleanup must use indexes too. */
   emailTokens: number;
-  /** Rows of each table already past retention: the cleanup's backlog. */
+  /**
+   * Rows of each table already past retention: the cleanup's backlog. None of the audit: its
+   * rows expire through audit_expire() only once sealed into their app's hash chain, which
+   * rows written here are not.
+   */
   backlog: { refreshRows: number; revokedJti: number; auditRows: number; emailTokens: number };
 }
 
@@ -25,7 +29,7 @@ export const FULL_SIZE: ScaleSize = {
   revokedJti: 1_000_000,
   auditRows: 5_000_000,
   emailTokens: 1_000_000,
-  backlog: { refreshRows: 500_000, revokedJti: 200_000, auditRows: 200_000, emailTokens: 100_000 },
+  backlog: { refreshRows: 700_000, revokedJti: 200_000, auditRows: 0, emailTokens: 100_000 },
 };
 
 /** The same shape, 500 times smaller: what CI runs so the scenario keeps working. */
@@ -35,7 +39,7 @@ export const TINY_SIZE: ScaleSize = {
   revokedJti: 2_000,
   auditRows: 10_000,
   emailTokens: 2_000,
-  backlog: { refreshRows: 1_000, revokedJti: 400, auditRows: 400, emailTokens: 200 },
+  backlog: { refreshRows: 1_400, revokedJti: 400, auditRows: 0, emailTokens: 200 },
 };
 
 export const backlogRows = (size: ScaleSize) =>

@@ -29,7 +29,7 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
   // or not it has an account (so a lockout reveals nothing).
   const attempt = await ctx.attempts?.(email)(ctx.now.getTime());
   const found = await ctx.db.execute(sql`
-    select id, app_id, email, email_verified, name, created_at, password_hash
+    select id, app_id, email, email_verified, name, created_at, password_hash, disabled_at
     from users where email = ${email} and app_id = ${ctx.app.id}`);
   const row = found.rows[0];
   const policy = hashingPolicy(ctx.config);
@@ -39,6 +39,8 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
     : { ok: await verifyAgainstDummy(input.password, policy), needsRehash: false };
   const user = row && verdict.ok ? userFromSql(row) : undefined;
   if (!user) return refuseLogin(ctx, email, row ? String(row.id) : null, attempt);
+  // Said only to whoever knows the password.
+  if (row?.disabled_at) return refuseDisabled(ctx, email, user.id, attempt);
   if (ctx.config.requireEmailVerification && !user.emailVerified) {
     await attempt?.settle(true);
     throw new ApiError("email_not_verified");
@@ -48,7 +50,8 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
   // Upgrade a hash made with weaker parameters while we hold the plaintext.
   const rehash = verdict.needsRehash ? await hashPassword(input.password, policy) : undefined;
   if (!(await startSession(ctx, user.id, String(row?.password_hash), rehash, issue))) {
-    // The password changed while this one was being checked: it is no longer the password.
+    // Disabled meanwhile, or the password changed while this one was being checked.
+    if (await isDisabled(ctx, user.id)) return refuseDisabled(ctx, email, user.id, attempt);
     return refuseLogin(ctx, email, user.id, attempt);
   }
   await attempt?.settle(true);
@@ -73,7 +76,7 @@ async function startSession(
     : sql``;
   const result = await ctx.db.execute(sql`
     with current as (
-      select id from users where id = ${userId}::uuid and password_hash = ${verifiedHash}
+      select id from users where id = ${userId}::uuid and password_hash = ${verifiedHash} and disabled_at is null
       ${rehash ? sql`for update` : sql`for share`}
     ) ${rehashed}, session as (
       insert into refresh_tokens (${REFRESH_COLUMNS}) select ${newSessionRow(ctx, issue, sql`id`)} from current
@@ -83,6 +86,28 @@ async function startSession(
     )
     select count(*)::int as started from current`);
   return result.rows[0]?.started === 1;
+}
+
+/** Whether an operator disabled the user (src/admin/users.ts). */
+export async function isDisabled(ctx: Pick<AuthContext, "db">, userId: string): Promise<boolean> {
+  const result = await ctx.db.execute(
+    sql`select 1 from users where id = ${userId}::uuid and disabled_at is not null`,
+  );
+  return result.rows.length > 0;
+}
+
+async function refuseDisabled(
+  ctx: AuthContext,
+  email: string,
+  userId: string,
+  attempt: Attempt | undefined,
+): Promise<never> {
+  // The password was right: not a failed guess.
+  await attempt?.settle(true);
+  await ctx.db.execute(sql`
+    insert into audit (${AUDIT_COLUMNS})
+    values (${auditValues("login_failed", ctx.app.id, userId, ctx.client, ctx.now, { email, reason: "account_disabled" })})`);
+  throw new ApiError("account_disabled");
 }
 
 /** Records the failure (and a lock it causes) and answers invalid_credentials. */

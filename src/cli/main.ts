@@ -5,11 +5,13 @@
 import { parseArgs } from "node:util";
 import { COMMON_OPTIONS, type Command, CommandContext, commandHelp, type ParsedValues } from "./command";
 import { appCommands } from "./commands/app";
+import { auditCommands } from "./commands/audit";
 import { backupCommands } from "./commands/backup";
 import { cleanupCommand } from "./commands/cleanup";
 import { createTestUserCommand } from "./commands/dev";
 import { grantsCommand } from "./commands/grants";
 import { healthCommand } from "./commands/health";
+import { keysCommands } from "./commands/keys";
 import { migrationCommands } from "./commands/migrations";
 import { CliError, describeFailure } from "./errors";
 import type { Io } from "./output";
@@ -22,6 +24,8 @@ export const COMMANDS: Command[] = [
   grantsCommand,
   createTestUserCommand,
   ...appCommands,
+  ...keysCommands,
+  ...auditCommands,
 ];
 
 /** Runs one command line; resolves to the process exit code. */
@@ -43,10 +47,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
+/** The command named by the first words: three (`app key create`) or two (`app add`). */
 function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
-  const [group, name] = argv;
-  const command = COMMANDS.find((candidate) => candidate.name === `${group} ${name}`);
-  return command ? { command, rest: argv.slice(2) } : undefined;
+  for (const length of [3, 2]) {
+    const name = argv.slice(0, length).join(" ");
+    const command = COMMANDS.find((candidate) => candidate.name === name);
+    if (command) return { command, rest: argv.slice(length) };
+  }
+  return undefined;
 }
 
 /** `gravy`, `gravy --help`, `gravy help db migrate`, `gravy db`, or an unknown command. */
@@ -54,7 +62,7 @@ function showOverview(argv: string[], io: Io): number {
   const words = argv.filter((word) => word !== "--help" && word !== "-h" && word !== "help");
   const asksHelp = words.length < argv.length;
   const [group, name] = words;
-  const exact = COMMANDS.find((command) => command.name === `${group} ${name}`);
+  const exact = findCommand(words)?.command;
   if (exact && asksHelp) {
     io.stdout(commandHelp(exact));
     return 0;

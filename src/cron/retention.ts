@@ -30,6 +30,8 @@ export interface RetentionRule {
   action: "delete" | SQL;
   /** The indexed column that `due` bounds: batches take the oldest rows first, along its index. */
   oldest: SQL;
+  /** One batch of at most `limit` rows, when a database function does the work (the audit's). */
+  batch?: (limit: number) => SQL;
 }
 
 /** Revoked refresh rows are kept this long for forensics; their session has already ended. */
@@ -86,6 +88,9 @@ export function retentionRules(settings: RetentionSettings): RetentionRule[] {
       due: sql`details ? 'email' and created_at < now() - ${days(settings.auditPiiDays)}`,
       action: sql`details = details - 'email'`,
       oldest: sql`created_at`,
+      // The app's role may not update audit rows: the SECURITY DEFINER function blanks the
+      // email and its salt, keeping the digest the chain covers (src/audit/chain.ts).
+      batch: (limit) => sql`select * from audit_redact_emails(${settings.auditPiiDays}, ${limit})`,
     },
   ];
   if (settings.auditRetentionDays > 0) {
@@ -95,6 +100,8 @@ export function retentionRules(settings: RetentionSettings): RetentionRule[] {
       due: sql`created_at < now() - ${days(settings.auditRetentionDays)}`,
       action: "delete",
       oldest: sql`created_at`,
+      // Sealed rows only, from the start of each chain, recording the chain's new anchor.
+      batch: (limit) => sql`select * from audit_expire(${settings.auditRetentionDays}, ${limit})`,
     });
   }
   return rules;
@@ -105,6 +112,7 @@ export function retentionRules(settings: RetentionSettings): RetentionRule[] {
  * never waits on (or for long blocks) the hot path. Returns the SQL; rowCount says how many.
  */
 export function batchStatement(rule: RetentionRule, limit: number): SQL {
+  if (rule.batch) return rule.batch(limit);
   const table = sql.identifier(rule.table);
   // Oldest first, in the order of the column's index: with a bare LIMIT the planner may prefer a
   // sequential scan, betting that qualifying rows are spread evenly (seen on 1M revoked_jti
