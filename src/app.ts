@@ -18,6 +18,7 @@ import { documented, endpoint } from "./http/contract";
 import { requireApp } from "./http/middleware";
 import * as schemas from "./http/schemas";
 import { describeError, log } from "./log";
+import { accountRoutes } from "./routes/account";
 import { authRoutes } from "./routes/auth";
 import { docsRoutes } from "./routes/docs";
 import "./validation";
@@ -128,6 +129,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
 
   app.use("/v1/*", requireApp);
   app.route("/v1/auth", authRoutes);
+  app.route("/v1/auth", accountRoutes);
 
   app.notFound(() => {
     throw new ApiError("not_found");

@@ -20,6 +20,11 @@ export type AuditEvent =
   | "password_reset"
   | "password_changed"
   | "password_change_failed"
+  | "password_check_failed"
+  | "email_change_requested"
+  | "email_changed"
+  | "email_change_refused"
+  | "account_deleted"
   | "mail_failed";
 
 /** Who is asking: read from the request by the HTTP layer. */

@@ -6,7 +6,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
-import { type EmailTokenKind, planEmailToken, storeThrottledToken, tokenEmail } from "./email-tokens";
+import { type AccountEmailKind, type EmailTokenKind, planEmailToken, storeThrottledToken, tokenEmail } from "./email-tokens";
 import { type EndedSessions, publishEnded, revokeSessions } from "./end-sessions";
 import {
   checkPasswordPolicy,
@@ -30,7 +30,7 @@ import {
 export async function requestEmailToken(
   ctx: AuthContext,
   rawEmail: string,
-  kind: EmailTokenKind,
+  kind: AccountEmailKind,
 ): Promise<void> {
   const user = await findUserByEmail(ctx.db, ctx.app.id, normaliseEmail(rawEmail));
   if (!user) return;
@@ -38,7 +38,11 @@ export async function requestEmailToken(
   await sendEmailToken(ctx, user, kind);
 }
 
-export async function sendEmailToken(ctx: AuthContext, user: UserRow, kind: EmailTokenKind): Promise<void> {
+export async function sendEmailToken(
+  ctx: AuthContext,
+  user: UserRow,
+  kind: AccountEmailKind,
+): Promise<void> {
   const planned = planEmailToken(ctx, kind);
   if (!(await storeThrottledToken(ctx, user.id, planned))) return;
   ctx.outbox?.(tokenEmail(ctx, user, planned));

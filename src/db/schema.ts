@@ -97,7 +97,10 @@ export const revokedJti = pgTable(
   ],
 );
 
-/** Single-use tokens mailed to users: email verification and password reset. */
+/**
+ * Single-use tokens mailed to users: email verification, password reset, and the
+ * confirmation of a new address (which carries that address and the session that asked).
+ */
 export const emailTokens = pgTable(
   "email_tokens",
   {
@@ -108,8 +111,12 @@ export const emailTokens = pgTable(
     userId: uuid("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
-    kind: text("kind", { enum: ["verify_email", "reset_password"] }).notNull(),
+    kind: text("kind", { enum: ["verify_email", "reset_password", "change_email"] }).notNull(),
     tokenHash: text("token_hash").notNull(),
+    /** change_email: the address that becomes the user's when the token is spent. */
+    newEmail: text("new_email"),
+    /** change_email: the session that asked, which stays signed in when the others end. */
+    sessionId: uuid("session_id"),
     createdAt: at("created_at").notNull().defaultNow(),
     expiresAt: at("expires_at").notNull(),
     usedAt: at("used_at"),

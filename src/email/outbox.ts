@@ -9,7 +9,13 @@ import { describeError, log } from "../log";
 import { type Email, MailError, type Mailer } from "./mailer";
 
 export interface OutgoingEmail extends Email {
-  kind: "verify_email" | "reset_password" | "existing_account";
+  kind:
+    | "verify_email"
+    | "reset_password"
+    | "existing_account"
+    | "change_email"
+    | "email_change_requested"
+    | "email_changed";
   appId: string;
   userId: string;
 }
