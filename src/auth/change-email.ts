@@ -10,7 +10,13 @@ import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { confirmNewEmailEmail, emailChangedEmail, emailChangeRequestedEmail } from "../email/templates";
 import { ApiError } from "../errors";
 import { verifyCurrentPassword } from "./current-password";
-import { EMAIL_TOKEN_COLUMNS, emailLink, emailTokenValues, notMailedRecently, planEmailToken } from "./email-tokens";
+import {
+  EMAIL_TOKEN_COLUMNS,
+  emailLink,
+  emailTokenValues,
+  notMailedRecently,
+  planEmailToken,
+} from "./email-tokens";
 import { type EndedSessions, publishEnded, revokeSessions } from "./end-sessions";
 import { hashSecretToken } from "./secrets";
 import type { AuthContext } from "./session-context";
@@ -57,7 +63,12 @@ export async function requestEmailChange(
   const link = emailLink(ctx.app, "change_email", planned.token);
   const mail = { appId: ctx.app.id, userId: user.id };
   ctx.outbox?.({ ...confirmNewEmailEmail(ctx.app, link), ...mail, to: newEmail, kind: "change_email" });
-  ctx.outbox?.({ ...emailChangeRequestedEmail(ctx.app), ...mail, to: user.email, kind: "email_change_requested" });
+  ctx.outbox?.({
+    ...emailChangeRequestedEmail(ctx.app),
+    ...mail,
+    to: user.email,
+    kind: "email_change_requested",
+  });
 }
 
 /**

@@ -6,7 +6,13 @@
 import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
-import { type AccountEmailKind, type EmailTokenKind, planEmailToken, storeThrottledToken, tokenEmail } from "./email-tokens";
+import {
+  type AccountEmailKind,
+  type EmailTokenKind,
+  planEmailToken,
+  storeThrottledToken,
+  tokenEmail,
+} from "./email-tokens";
 import { type EndedSessions, publishEnded, revokeSessions } from "./end-sessions";
 import {
   checkPasswordPolicy,
@@ -38,11 +44,7 @@ export async function requestEmailToken(
   await sendEmailToken(ctx, user, kind);
 }
 
-export async function sendEmailToken(
-  ctx: AuthContext,
-  user: UserRow,
-  kind: AccountEmailKind,
-): Promise<void> {
+export async function sendEmailToken(ctx: AuthContext, user: UserRow, kind: AccountEmailKind): Promise<void> {
   const planned = planEmailToken(ctx, kind);
   if (!(await storeThrottledToken(ctx, user.id, planned))) return;
   ctx.outbox?.(tokenEmail(ctx, user, planned));

@@ -73,7 +73,12 @@ export const accountRoutes = new Hono<AppEnv>()
     }),
     async (c) => {
       const ctx = authContext(c);
-      const user = await verifyCurrentPassword(ctx, c.var.claims.sub, c.req.valid("json").password, "delete_account");
+      const user = await verifyCurrentPassword(
+        ctx,
+        c.var.claims.sub,
+        c.req.valid("json").password,
+        "delete_account",
+      );
       const deleted = await deleteUser(ctx.db, ctx.app.id, user.id, "user_request", {
         client: ctx.client,
         now: ctx.now,

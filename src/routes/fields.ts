@@ -18,4 +18,3 @@ export const name = z.string().check(
   ),
   z.regex(/^[^\p{C}\p{Zl}\p{Zp}]*$/u, "must be one line of printable characters"),
 );
-
