@@ -11,6 +11,7 @@ import { createTestUserCommand } from "./commands/dev";
 import { grantsCommand } from "./commands/grants";
 import { healthCommand } from "./commands/health";
 import { migrationCommands } from "./commands/migrations";
+import { userCommands } from "./commands/user";
 import { CliError, describeFailure } from "./errors";
 import type { Io } from "./output";
 
@@ -22,6 +23,7 @@ export const COMMANDS: Command[] = [
   grantsCommand,
   createTestUserCommand,
   ...appCommands,
+  ...userCommands,
 ];
 
 /** Runs one command line; resolves to the process exit code. */
