@@ -3,7 +3,17 @@
  * Every secret token is stored only as a hash; index names are part of the contract.
  */
 import { sql } from "drizzle-orm";
-import { boolean, index, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 const id = () => uuid("id").primaryKey().default(sql`gen_random_uuid()`);
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
@@ -14,6 +24,12 @@ export const apps = pgTable("apps", {
   name: text("name").notNull(),
   /** Base URL of the app's own site; email links point here. */
   url: text("url").notNull(),
+  /** Users may sign in with a code or link mailed to them (`gravy app set --email-login`). */
+  emailLogin: boolean("email_login").notNull().default(false),
+  /** With email login: an unknown address gets an account on its first sign-in. */
+  emailSignup: boolean("email_signup").notNull().default(false),
+  /** Mailed links point at Turkey's own pages instead of the app's site. */
+  hostedPages: boolean("hosted_pages").notNull().default(false),
   createdAt: at("created_at").notNull().defaultNow(),
 });
 
@@ -127,6 +143,34 @@ export const emailTokens = pgTable(
     index("email_tokens_expires_idx").on(t.expiresAt),
     // The cleanup of used links.
     index("email_tokens_used_idx").on(t.usedAt).where(sql`${t.usedAt} is not null`),
+  ],
+);
+
+/**
+ * Sign-in codes and links mailed for passwordless sign-in, keyed by address (the account may
+ * not exist yet, with sign-up by email). The 6-digit code is stored hashed with the link's
+ * hash as salt; `failed_attempts` spends it after 5 wrong guesses.
+ */
+export const emailLogins = pgTable(
+  "email_logins",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    /** Normalised, like users.email. */
+    email: text("email").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    codeHash: text("code_hash").notNull(),
+    failedAttempts: integer("failed_attempts").notNull().default(0),
+    createdAt: at("created_at").notNull().defaultNow(),
+    expiresAt: at("expires_at").notNull(),
+    usedAt: at("used_at"),
+  },
+  (t) => [
+    uniqueIndex("email_logins_hash_idx").on(t.tokenHash),
+    index("email_logins_email_idx").on(t.appId, t.email, t.createdAt),
+    index("email_logins_expires_idx").on(t.expiresAt),
   ],
 );
 
