@@ -21,6 +21,7 @@ import { describeError, log } from "./log";
 import { accountRoutes } from "./routes/account";
 import { authRoutes } from "./routes/auth";
 import { docsRoutes } from "./routes/docs";
+import { emailLoginRoutes } from "./routes/email-login";
 import "./validation";
 
 const VERSION: string = pkg.version;
@@ -130,6 +131,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.use("/v1/*", requireApp);
   app.route("/v1/auth", authRoutes);
   app.route("/v1/auth", accountRoutes);
+  app.route("/v1/auth", emailLoginRoutes);
 
   app.notFound(() => {
     throw new ApiError("not_found");

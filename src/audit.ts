@@ -25,6 +25,8 @@ export type AuditEvent =
   | "email_changed"
   | "email_change_refused"
   | "account_deleted"
+  | "email_login_requested"
+  | "email_login_failed"
   | "mail_failed";
 
 /** Who is asking: read from the request by the HTTP layer. */

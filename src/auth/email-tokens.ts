@@ -22,10 +22,14 @@ export const EMAIL_TOKEN_TTL_MS: Record<EmailTokenKind, number> = {
 /** At most one email of a kind per address per minute; more are skipped silently. */
 export const EMAIL_THROTTLE_MS = 60_000;
 
-const PATHS: Record<EmailTokenKind, string> = {
+/** The page each mailed link opens. */
+export type LinkKind = EmailTokenKind | "email_login";
+
+const PATHS: Record<LinkKind, string> = {
   verify_email: "verify-email",
   reset_password: "reset-password",
   change_email: "confirm-email",
+  email_login: "email-login",
 };
 
 export interface PlannedToken {
@@ -53,7 +57,7 @@ export function emailTokenValues(ctx: AuthContext, planned: PlannedToken, userId
   return sql`${ctx.app.id}, ${user}, ${planned.kind}, ${hashSecretToken(planned.token)}, ${ctx.now}, ${planned.expiresAt}`;
 }
 
-export function emailLink(app: App, kind: EmailTokenKind, token: string): string {
+export function emailLink(app: App, kind: LinkKind, token: string): string {
   return `${app.url.replace(/\/+$/, "")}/${PATHS[kind]}?token=${encodeURIComponent(token)}`;
 }
 

@@ -15,9 +15,11 @@ export interface OutgoingEmail extends Email {
     | "existing_account"
     | "change_email"
     | "email_change_requested"
-    | "email_changed";
+    | "email_changed"
+    | "email_login";
   appId: string;
-  userId: string;
+  /** Null for a sign-in code to an address that has no account yet (sign-up by email). */
+  userId: string | null;
 }
 
 /** Where domain functions put emails; the HTTP layer decides when they are sent. */

@@ -117,3 +117,15 @@ export function emailChangedEmail(app: App): EmailContent {
     html: layout(lines, undefined, footer),
   };
 }
+
+/** A sign-in code and link (passwordless sign-in); valid for 10 minutes, spent by either. */
+export function emailLoginEmail(app: App, code: string, link: string): EmailContent {
+  const lines = [GREETING, `Your sign-in code for ${app.name} is ${code}.`, "Or sign in with this link:"];
+  const footer =
+    "The code and the link are valid for 10 minutes, once. If you did not ask to sign in, ignore this email: nobody can sign in without it.";
+  return {
+    subject: `${code} is your sign-in code for ${app.name}`,
+    text: `${lines.join("\n\n")}\n\n${link}\n\n${footer}\n`,
+    html: layout(lines, { label: `Sign in to ${app.name}`, url: link }, footer),
+  };
+}
