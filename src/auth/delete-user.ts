@@ -3,7 +3,7 @@
  * backend's. In one transaction, with the user's row locked first (so a login or refresh in
  * flight either finished before and is revoked here, or finds no user afterwards): every
  * access token still live is recorded as revoked, the row goes with everything keyed to it
- * (sessions, email tokens: the foreign keys cascade), and the audit trail keeps the user only
+ * (sessions, email tokens: the foreign keys cascade; sign-in codes, keyed by address), and the audit trail keeps the user only
  * under their id — the address is blanked from their past events and the deletion is recorded
  * without it. The address is then free to register again.
  */
@@ -52,6 +52,8 @@ export async function deleteUser(
           and (user_id = ${userId}::uuid or details->>'email' = ${email})
       ), deleted as (
         delete from users where id = ${userId}::uuid and app_id = ${appId}
+      ), codes as (
+        delete from email_logins where app_id = ${appId} and email = ${email}
       ), audited as (
         insert into audit (${AUDIT_COLUMNS})
         values (${auditValues("account_deleted", appId, userId, options.client ?? NO_CLIENT, now, { reason })})

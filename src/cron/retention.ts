@@ -18,12 +18,13 @@ export type RetentionKey =
   | "refreshTokensRevoked"
   | "emailTokensUsed"
   | "emailTokensExpired"
+  | "emailLogins"
   | "auditExpired"
   | "auditPii";
 
 export interface RetentionRule {
   key: RetentionKey;
-  table: "revoked_jti" | "refresh_tokens" | "email_tokens" | "audit";
+  table: "revoked_jti" | "refresh_tokens" | "email_tokens" | "email_logins" | "audit";
   /** The rows past retention (a WHERE condition on the table, alias-free). */
   due: SQL;
   /** Delete them, or blank a part of them. */
@@ -55,6 +56,13 @@ export function retentionRules(settings: RetentionSettings): RetentionRule[] {
     },
     { key: "emailTokensUsed", table: "email_tokens", due: sql`used_at is not null`, action: "delete" },
     { key: "emailTokensExpired", table: "email_tokens", due: sql`expires_at < now()`, action: "delete" },
+    {
+      // Sign-in codes: spent or expired, and past the minute that throttles the next mail.
+      key: "emailLogins",
+      table: "email_logins",
+      due: sql`(used_at is not null or expires_at < now()) and created_at < now() - interval '1 minute'`,
+      action: "delete",
+    },
     {
       key: "auditPii",
       table: "audit",

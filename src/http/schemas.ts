@@ -135,6 +135,7 @@ const retentionRule = z.enum([
   "refreshTokensRevoked",
   "emailTokensUsed",
   "emailTokensExpired",
+  "emailLogins",
   "auditExpired",
   "auditPii",
 ]);
