@@ -2,8 +2,11 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { type AuthChangeEvent, TurKeyClient } from "../packages/sdk/src/index";
 import { createApp } from "../src/app";
+import { forgetApps } from "../src/apps/registry";
 import { createTestApp, PASSWORD, uniqueEmail } from "./support/fixtures";
+import { linkToken } from "./support/mail";
 import { BASE_URL, caught, mailedToken, type RoutedFetch, routedFetch, signedIn } from "./support/sdk";
+import { openTestDatabase } from "./support/worker";
 
 const app = createApp();
 let appId: string;
@@ -34,6 +37,34 @@ describe("change of email", () => {
     expect(await caught(turkey.confirmEmail({ token }))).toMatchObject({
       code: "invalid_token",
       status: 400,
+    });
+  });
+});
+
+describe("sign-in by email", () => {
+  it("requestEmailLogin then verifyEmailLogin signs in and stores the session", async () => {
+    const email = uniqueEmail();
+    await signedIn(sdk(), email);
+    const handle = openTestDatabase();
+    try {
+      await handle.db.execute(`update apps set email_login = true where id = '${appId}'`);
+    } finally {
+      await handle.close();
+    }
+    forgetApps();
+    const turkey = sdk();
+    const events: AuthChangeEvent[] = [];
+    turkey.onAuthStateChange((event) => events.push(event));
+    expect(await turkey.requestEmailLogin({ email })).toEqual({ accepted: true });
+    const token = await linkToken(email, "email-login");
+    if (!token) throw new Error("no sign-in link mailed");
+    const tokens = await turkey.verifyEmailLogin({ token });
+    expect(tokens.user.email).toBe(email);
+    expect(events).toEqual(["signed_in"]);
+    expect(await turkey.getAccessToken()).toBe(tokens.accessToken);
+    expect(await caught(turkey.verifyEmailLogin({ email, code: "000000" }))).toMatchObject({
+      code: "invalid_code",
+      status: 401,
     });
   });
 });

@@ -20,6 +20,7 @@ import type {
   ChangeEmailInput,
   ChangePasswordInput,
   EmailInput,
+  EmailLoginInput,
   FetchLike,
   LoginInput,
   PasswordInput,
@@ -231,6 +232,30 @@ export class TurKeyClient {
     const result = await this.#authed<UserResponse>("/change-password", { body: input });
     await this.#updateUser(result.user);
     return result;
+  }
+
+  /**
+   * Mails a sign-in code and link, where the app signs in by email. The answer is the same
+   * whether or not the address has an account.
+   *
+   * @example
+   * await turkey.requestEmailLogin({ email: "ada@example.com" });
+   */
+  requestEmailLogin(input: EmailInput): Promise<AcceptedResponse> {
+    return call<AcceptedResponse>(this.#transport, "/email-login", { body: input });
+  }
+
+  /**
+   * Signs in with the mailed code (with its address) or the link's token, and stores the session.
+   *
+   * @example
+   * await turkey.verifyEmailLogin({ email: "ada@example.com", code: "123456" });
+   * await turkey.verifyEmailLogin({ token: new URL(location.href).searchParams.get("token") ?? "" });
+   */
+  async verifyEmailLogin(input: EmailLoginInput): Promise<TokenResponse> {
+    const tokens = await call<TokenResponse>(this.#transport, "/email-login/verify", { body: input });
+    await this.#store(tokens, "signed_in");
+    return tokens;
   }
 
   /**

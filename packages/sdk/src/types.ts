@@ -110,6 +110,9 @@ export interface ChangeEmailInput {
   password: string;
 }
 
+/** The code mailed with its address, or the token of the mailed link. */
+export type EmailLoginInput = { email: string; code: string } | { token: string };
+
 export interface PasswordInput {
   password: string;
 }
