@@ -4,7 +4,16 @@ import { openWorkerDatabase } from "../src/db";
 import { apps } from "../src/db/schema";
 import { bindings } from "./support/worker";
 
-const SEED_TABLES = ["apps", "audit", "email_tokens", "refresh_tokens", "revoked_jti", "users"];
+// The seed's tables, and email_logins (sign-in by email) since.
+const SEED_TABLES = [
+  "apps",
+  "audit",
+  "email_logins",
+  "email_tokens",
+  "refresh_tokens",
+  "revoked_jti",
+  "users",
+];
 const SEED_INDEXES = [
   "users_email_app_idx",
   "users_app_idx",
@@ -54,6 +63,7 @@ describe("migrations", () => {
       );
       expect(result.rows.map((row) => row.table_name).sort()).toEqual([
         "audit",
+        "email_logins",
         "email_tokens",
         "refresh_tokens",
         "users",
