@@ -36,5 +36,7 @@ export default defineConfig({
     // Each password hash costs ~150 ms of CPU by design; on a busy 2-core machine a test that
     // signs in a dozen times needs more than the default 5 s.
     testTimeout: 30_000,
+    // The query-plan suite seeds 100,000 rows before it starts; under the same load that needs more than 10 s.
+    hookTimeout: 60_000,
   },
 });
