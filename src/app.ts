@@ -18,9 +18,11 @@ import { documented, endpoint } from "./http/contract";
 import { requireApp } from "./http/middleware";
 import * as schemas from "./http/schemas";
 import { describeError, log } from "./log";
+import { accountRoutes } from "./routes/account";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { docsRoutes } from "./routes/docs";
+import { emailLoginRoutes } from "./routes/email-login";
 import "./validation";
 
 const VERSION: string = pkg.version;
@@ -134,6 +136,8 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.use("/v1/*", requireApp);
   app.route("/v1/auth", authRoutes);
   app.route("/v1/admin", adminRoutes);
+  app.route("/v1/auth", accountRoutes);
+  app.route("/v1/auth", emailLoginRoutes);
 
   app.notFound(() => {
     throw new ApiError("not_found");

@@ -59,6 +59,7 @@ describe("db cleanup", () => {
       refreshTokensRevoked: 1,
       emailTokensUsed: 1,
       emailTokensExpired: 1,
+      emailLogins: 0,
       auditPii: 0,
       auditExpired: 0,
     });

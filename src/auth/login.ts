@@ -59,16 +59,18 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
 }
 
 /**
- * Creates the session, and stores the upgraded hash, only if the hash that was verified is
- * still the user's: the share lock (exclusive when rehashing) on the user's row orders this
- * against a password reset or change, which ends sessions in the same transaction.
+ * Creates the session, and stores the upgraded hash, only if the hash that was verified (for a
+ * sign-in by email: the one read with the user) is still the user's: the share lock (exclusive
+ * when rehashing) on the user's row orders this against a password reset or change, which ends
+ * sessions in the same transaction.
  */
-async function startSession(
+export async function startSession(
   ctx: AuthContext,
   userId: string,
   verifiedHash: string,
   rehash: string | undefined,
   issue: Issue,
+  details: Record<string, unknown> = {},
 ): Promise<boolean> {
   const rehashed = rehash
     ? sql`, rehashed as (
@@ -82,7 +84,7 @@ async function startSession(
       insert into refresh_tokens (${REFRESH_COLUMNS}) select ${newSessionRow(ctx, issue, sql`id`)} from current
     ), audited as (
       insert into audit (${AUDIT_COLUMNS})
-      select ${auditValues("login_succeeded", ctx.app.id, sql`id`, ctx.client, ctx.now)} from current
+      select ${auditValues("login_succeeded", ctx.app.id, sql`id`, ctx.client, ctx.now, details)} from current
     )
     select count(*)::int as started from current`);
   return result.rows[0]?.started === 1;

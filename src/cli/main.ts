@@ -13,6 +13,7 @@ import { grantsCommand } from "./commands/grants";
 import { healthCommand } from "./commands/health";
 import { keysCommands } from "./commands/keys";
 import { migrationCommands } from "./commands/migrations";
+import { userCommands } from "./commands/user";
 import { CliError, describeFailure } from "./errors";
 import type { Io } from "./output";
 
@@ -26,6 +27,7 @@ export const COMMANDS: Command[] = [
   ...appCommands,
   ...keysCommands,
   ...auditCommands,
+  ...userCommands,
 ];
 
 /** Runs one command line; resolves to the process exit code. */
