@@ -32,7 +32,7 @@ export async function deleteUser(
   appId: string,
   userId: string,
   reason: DeletionReason,
-  options: { client?: Client; now?: Date } = {},
+  options: { client?: Client; now?: Date; details?: Record<string, unknown> } = {},
 ): Promise<DeletedUser | undefined> {
   const now = options.now ?? new Date();
   return db.transaction(async (tx) => {
@@ -55,7 +55,7 @@ export async function deleteUser(
         delete from email_logins where app_id = ${appId} and email = ${email}
       ), audited as (
         insert into audit (${AUDIT_COLUMNS})
-        values (${auditValues("account_deleted", appId, userId, options.client ?? NO_CLIENT, now, { reason })})
+        values (${auditValues("account_deleted", appId, userId, options.client ?? NO_CLIENT, now, { reason, ...options.details })})
       )
       select coalesce(json_agg(json_build_object('jti', jti, 'expiresAt', expires_at)), '[]') as tokens
       from revoked`);
