@@ -28,6 +28,10 @@ export interface AccessClaims {
   sid: string;
   email: string;
   email_verified: boolean;
+  /** How the user signed in (RFC 8176): ["pwd"], ["pwd","otp"], … */
+  amr: string[];
+  /** Authenticator assurance level: 2 once a second factor (or a verified passkey) was used. */
+  aal: 1 | 2;
 }
 
 /** Signs exactly the given claims, so re-signing a recorded token reproduces it. */
@@ -65,7 +69,8 @@ export async function verifyAccessToken(
     });
     if ((payload.iat ?? 0) > now.getTime() / 1000 + CLOCK_SKEW_SECONDS) throw new ApiError("token_invalid");
     if (!isAccessClaims(payload)) throw new ApiError("token_invalid");
-    return payload;
+    // Tokens signed before amr and aal existed were all password sign-ins.
+    return { ...payload, amr: payload.amr ?? ["pwd"], aal: payload.aal ?? 1 };
   } catch (error) {
     if (error instanceof ApiError) throw error;
     if (error instanceof errors.JWTExpired) throw new ApiError("token_expired");
@@ -73,8 +78,13 @@ export async function verifyAccessToken(
   }
 }
 
-function isAccessClaims(payload: Record<string, unknown>): payload is Record<string, unknown> & AccessClaims {
+function isAccessClaims(
+  payload: Record<string, unknown>,
+): payload is Record<string, unknown> & Omit<AccessClaims, "amr" | "aal"> & Partial<AccessClaims> {
   return (
+    (payload.amr === undefined ||
+      (Array.isArray(payload.amr) && payload.amr.every((method) => typeof method === "string"))) &&
+    (payload.aal === undefined || payload.aal === 1 || payload.aal === 2) &&
     typeof payload.sub === "string" &&
     typeof payload.aud === "string" &&
     typeof payload.jti === "string" &&

@@ -87,6 +87,8 @@ const activeToken = z.strictObject({
   sid: z.uuid(),
   email: z.string(),
   email_verified: z.boolean(),
+  amr: z.array(z.string()),
+  aal: z.union([z.literal(1), z.literal(2)]),
 }) satisfies z.ZodMiniType<AccessClaims & { active: true }>;
 
 export const introspection = named(

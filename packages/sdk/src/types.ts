@@ -72,6 +72,10 @@ export interface AccessTokenClaims {
   sid: string;
   email: string;
   email_verified: boolean;
+  /** How the user signed in (RFC 8176): `["pwd"]`, `["pwd", "otp"]`, … */
+  amr: string[];
+  /** Authenticator assurance level: 2 once a second factor was used. */
+  aal: 1 | 2;
 }
 
 export type IntrospectionResponse = ({ active: true } & AccessTokenClaims) | { active: false };
