@@ -20,6 +20,7 @@ import * as schemas from "./http/schemas";
 import { describeError, log } from "./log";
 import { authRoutes } from "./routes/auth";
 import { docsRoutes } from "./routes/docs";
+import { mfaRoutes } from "./routes/mfa";
 import "./validation";
 
 const VERSION: string = pkg.version;
@@ -128,6 +129,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
 
   app.use("/v1/*", requireApp);
   app.route("/v1/auth", authRoutes);
+  app.route("/v1/auth/mfa", mfaRoutes);
 
   app.notFound(() => {
     throw new ApiError("not_found");

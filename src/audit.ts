@@ -20,7 +20,14 @@ export type AuditEvent =
   | "password_reset"
   | "password_changed"
   | "password_change_failed"
-  | "mail_failed";
+  | "mail_failed"
+  | "mfa_enrollment_started"
+  | "mfa_enabled"
+  | "mfa_disabled"
+  | "mfa_disable_failed"
+  | "mfa_challenged"
+  | "mfa_failed"
+  | "recovery_code_used";
 
 /** Who is asking: read from the request by the HTTP layer. */
 export interface Client {

@@ -11,6 +11,8 @@ import type { SessionView } from "../auth/sessions";
 import type { KeyMaterial } from "../auth/signing-keys";
 import type { UserView } from "../auth/users";
 import type { Health } from "../health";
+import type { MfaRequired } from "../mfa/challenges";
+import type { FactorsView } from "../mfa/factors";
 
 /** Registers the schema under a component name of the document. */
 function named<T extends z.ZodMiniType>(id: string, description: string, schema: T): T {
@@ -140,4 +142,38 @@ export const jwks = named(
   "JWKS",
   "Public keys of asymmetric signing (JWT_PRIVATE_KEY); empty with HS256. Never a private part.",
   z.strictObject({ keys: z.array(publicKey) }),
+);
+
+export const mfaRequired = named(
+  "MfaRequired",
+  "The password was right and a second factor is enabled: no session yet. Send the mfaToken " +
+    "with a code to /v1/auth/mfa/verify within 5 minutes.",
+  z.strictObject({
+    mfaRequired: z.literal(true),
+    mfaToken: z.string(),
+    methods: z.array(z.enum(["totp", "recovery_code"])),
+  }) satisfies z.ZodMiniType<MfaRequired>,
+);
+
+export const totpEnrollment = named(
+  "TotpEnrollment",
+  "A pending TOTP factor: the base32 secret and the otpauth:// URI for a QR code.",
+  z.strictObject({ secret: z.string(), otpauthUrl: z.string() }),
+);
+
+export const recoveryCodes = named(
+  "RecoveryCodes",
+  "Ten single-use recovery codes, shown this once; only their hashes are kept.",
+  z.strictObject({ recoveryCodes: z.array(z.string()) }),
+);
+
+export const factors = named(
+  "Factors",
+  "The user's second factors (pending ones with confirmedAt null) and the unused recovery codes left.",
+  z.strictObject({
+    factors: z.array(
+      z.strictObject({ kind: z.literal("totp"), createdAt: timestamp, confirmedAt: z.nullable(timestamp) }),
+    ),
+    recoveryCodesLeft: z.int().check(z.nonnegative()),
+  }) satisfies z.ZodMiniType<FactorsView>,
 );

@@ -15,7 +15,15 @@ import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { endpoint } from "../http/contract";
 import { authContext, countRefreshMiss, rateLimited, requireUser, verifyLiveToken } from "../http/middleware";
-import { accepted, introspection, registration, sessions, tokens, userEnvelope } from "../http/schemas";
+import {
+  accepted,
+  introspection,
+  mfaRequired,
+  registration,
+  sessions,
+  tokens,
+  userEnvelope,
+} from "../http/schemas";
 
 const email = z
   .pipe(z.string().check(z.trim(), z.maxLength(254)), z.email("must be an email address"))
@@ -72,9 +80,11 @@ export const authRoutes = new Hono<AppEnv>()
     rateLimited,
     endpoint({
       summary: "Sign in with email and password",
-      description: "An unknown email and a wrong password get the same answer, in the same time.",
+      description:
+        "An unknown email and a wrong password get the same answer, in the same time. With a second " +
+        "factor enabled, a right password answers `mfaRequired` and an mfaToken instead of tokens.",
       body: schemas.login,
-      responses: { 200: tokens },
+      responses: { 200: z.union([tokens, mfaRequired]) },
       errors: ["invalid_credentials", "email_not_verified", "too_many_attempts", "temporarily_unavailable"],
     }),
     async (c) => c.json(await login(authContext(c), c.req.valid("json")), 200, NO_STORE),
