@@ -11,6 +11,7 @@ import { createTestUserCommand } from "./commands/dev";
 import { grantsCommand } from "./commands/grants";
 import { healthCommand } from "./commands/health";
 import { migrationCommands } from "./commands/migrations";
+import { userCommands } from "./commands/user";
 import { CliError, describeFailure } from "./errors";
 import type { Io } from "./output";
 
@@ -22,6 +23,7 @@ export const COMMANDS: Command[] = [
   grantsCommand,
   createTestUserCommand,
   ...appCommands,
+  ...userCommands,
 ];
 
 /** Runs one command line; resolves to the process exit code. */
@@ -43,10 +45,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
+/** The longest command name the words start with (`user factors remove` before `user factors`). */
 function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
-  const [group, name] = argv;
-  const command = COMMANDS.find((candidate) => candidate.name === `${group} ${name}`);
-  return command ? { command, rest: argv.slice(2) } : undefined;
+  for (const words of [3, 2]) {
+    const name = argv.slice(0, words).join(" ");
+    const command = COMMANDS.find((candidate) => candidate.name === name);
+    if (command) return { command, rest: argv.slice(words) };
+  }
+  return undefined;
 }
 
 /** `gravy`, `gravy --help`, `gravy help db migrate`, `gravy db`, or an unknown command. */

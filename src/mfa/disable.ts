@@ -41,5 +41,5 @@ export async function disableTotp(
     throw new ApiError(passwordOk ? "invalid_mfa_code" : "invalid_credentials");
   }
   await attempt?.settle(true);
-  await deleteTotp(ctx, userId);
+  await deleteTotp(ctx.db, { appId: ctx.app.id, userId }, ctx);
 }

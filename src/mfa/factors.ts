@@ -6,7 +6,7 @@
  * code cannot both pass.
  */
 import { sql } from "drizzle-orm";
-import { AUDIT_COLUMNS, type AuditEvent, auditValues } from "../audit";
+import { AUDIT_COLUMNS, type AuditEvent, auditValues, type Client } from "../audit";
 import { lockUser, publishEnded, revokeSessions } from "../auth/end-sessions";
 import type { AuthContext } from "../auth/session-context";
 import { open, seal } from "../crypto/seal";
@@ -113,21 +113,23 @@ export async function acceptSecondFactor(
   return used.rows.length === 1;
 }
 
-/** Deletes the user's TOTP factor and recovery codes; false when there was none. */
+/** Deletes the user's TOTP factor and recovery codes, audited; false when there was none. */
 export async function deleteTotp(
-  ctx: FactorContext,
-  userId: string,
+  db: Executor,
+  target: { appId: string; userId: string },
+  who: { client: Client; now: Date },
   details: Record<string, unknown> = {},
 ): Promise<boolean> {
-  const result = await ctx.db.execute(sql`
+  const { appId, userId } = target;
+  const result = await db.execute(sql`
     with removed as (
-      delete from mfa_factors where app_id = ${ctx.app.id} and user_id = ${userId}::uuid and kind = 'totp'
-      returning user_id, confirmed_at
+      delete from mfa_factors where app_id = ${appId} and user_id = ${userId}::uuid and kind = 'totp'
+      returning user_id
     ), codes as (
-      delete from recovery_codes where app_id = ${ctx.app.id} and user_id in (select user_id from removed)
+      delete from recovery_codes where app_id = ${appId} and user_id = ${userId}::uuid
     ), audited as (
       insert into audit (${AUDIT_COLUMNS})
-      select ${auditValues("mfa_disabled", ctx.app.id, sql`user_id`, ctx.client, ctx.now, { kind: "totp", ...details })}
+      select ${auditValues("mfa_disabled", appId, sql`user_id`, who.client, who.now, { kind: "totp", ...details })}
       from removed
     )
     select count(*)::int as removed from removed`);
