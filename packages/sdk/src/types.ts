@@ -80,6 +80,29 @@ export interface AccessTokenClaims {
 
 export type IntrospectionResponse = ({ active: true } & AccessTokenClaims) | { active: false };
 
+/** Login's answer when the user has a second factor: call `verifyMfa` with a code next. */
+export interface MfaRequired {
+  mfaRequired: true;
+  /** What `verifyMfa` accepts. */
+  methods: ("totp" | "recovery_code")[];
+}
+
+export type LoginResponse = TokenResponse | MfaRequired;
+
+/** A current code from the authenticator app, or one of the recovery codes. */
+export type SecondFactorInput = { code: string } | { recoveryCode: string };
+
+/** A pending TOTP factor: show `otpauthUrl` as a QR code (or `secret` to type in). */
+export interface TotpEnrollment {
+  secret: string;
+  otpauthUrl: string;
+}
+
+/** Shown once, after `confirmTotp`: ten single-use codes for when the authenticator is lost. */
+export interface RecoveryCodesResponse {
+  recoveryCodes: string[];
+}
+
 export interface RegisterInput {
   email: string;
   password: string;
@@ -107,6 +130,10 @@ export interface ResetPasswordInput {
 export interface ChangePasswordInput {
   currentPassword: string;
   newPassword: string;
+}
+
+export interface CodeInput {
+  code: string;
 }
 
 export interface SessionIdInput {
