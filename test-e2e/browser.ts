@@ -201,7 +201,11 @@ async function checkTotp(context: BrowserContext, pageUrl: string, app: BuiltApp
   await expectAction(page, "enrollTotp", "scan the QR code");
   const uri = (await page.textContent("#otpauth")) ?? "";
   const totp = OTPAuth.URI.parse(uri) as OTPAuth.TOTP;
-  expectThat("the otpauth URI names the app and the user", totp.label === email && totp.issuer !== "", uri);
+  expectThat(
+    "the otpauth URI names the app and the user",
+    totp.label === email && totp.issuer === "Browser check",
+    uri,
+  );
   await page.fill('input[name="code"]', totp.generate());
   await expectAction(page, "confirmTotp", "10 recovery codes");
   await screenshot(page, "browser-totp-enrolled.png");

@@ -47,13 +47,16 @@ export function matchingStep(secret: Uint8Array, code: string, nowMs: number): n
 /** The otpauth:// URI authenticator apps read from a QR code (Key URI Format). */
 export function otpauthUrl(issuer: string, account: string, secret: Uint8Array): string {
   const label = `${encodeURIComponent(issuer)}:${encodeURIComponent(account)}`;
-  const query = new URLSearchParams({
+  // Percent-encoded (a space is %20): authenticator apps do not read form encoding's `+`.
+  const query = Object.entries({
     secret: toBase32(secret),
     issuer,
     algorithm: "SHA1",
     digits: String(TOTP_DIGITS),
     period: String(TOTP_PERIOD_SECONDS),
-  });
+  })
+    .map(([key, value]) => `${key}=${encodeURIComponent(value)}`)
+    .join("&");
   return `otpauth://totp/${label}?${query}`;
 }
 
