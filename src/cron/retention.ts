@@ -18,12 +18,13 @@ export type RetentionKey =
   | "refreshTokensRevoked"
   | "emailTokensUsed"
   | "emailTokensExpired"
+  | "mfaChallengesExpired"
   | "auditExpired"
   | "auditPii";
 
 export interface RetentionRule {
   key: RetentionKey;
-  table: "revoked_jti" | "refresh_tokens" | "email_tokens" | "audit";
+  table: "revoked_jti" | "refresh_tokens" | "email_tokens" | "mfa_challenges" | "audit";
   /** The rows past retention (a WHERE condition on the table, alias-free). */
   due: SQL;
   /** Delete them, or blank a part of them. */
@@ -55,6 +56,8 @@ export function retentionRules(settings: RetentionSettings): RetentionRule[] {
     },
     { key: "emailTokensUsed", table: "email_tokens", due: sql`used_at is not null`, action: "delete" },
     { key: "emailTokensExpired", table: "email_tokens", due: sql`expires_at < now()`, action: "delete" },
+    // A pending second-factor sign-in lives 5 minutes; used ones expire with it.
+    { key: "mfaChallengesExpired", table: "mfa_challenges", due: sql`expires_at < now()`, action: "delete" },
     {
       key: "auditPii",
       table: "audit",

@@ -106,6 +106,7 @@ const retentionRule = z.enum([
   "refreshTokensRevoked",
   "emailTokensUsed",
   "emailTokensExpired",
+  "mfaChallengesExpired",
   "auditExpired",
   "auditPii",
 ]);

@@ -12,6 +12,7 @@ const WHAT: Record<RetentionKey, [table: string, rows: string]> = {
   refreshTokensRevoked: ["refresh_tokens", "rows revoked over a day ago"],
   emailTokensUsed: ["email_tokens", "used links"],
   emailTokensExpired: ["email_tokens", "expired links"],
+  mfaChallengesExpired: ["mfa_challenges", "expired second-factor sign-ins"],
   auditExpired: ["audit", "rows older than AUDIT_RETENTION_DAYS"],
   auditPii: ["audit", "emails blanked after AUDIT_PII_DAYS"],
 };
