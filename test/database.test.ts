@@ -5,6 +5,8 @@ import { apps } from "../src/db/schema";
 import { bindings } from "./support/worker";
 
 const SEED_TABLES = ["apps", "audit", "email_tokens", "refresh_tokens", "revoked_jti", "users"];
+/** Second factors (docs/mfa.md). */
+const MFA_TABLES = ["mfa_challenges", "mfa_factors", "recovery_codes"];
 const SEED_INDEXES = [
   "users_email_app_idx",
   "users_app_idx",
@@ -14,14 +16,14 @@ const SEED_INDEXES = [
 ];
 
 describe("migrations", () => {
-  it("create exactly the seed's tables plus the app registry", async () => {
+  it("create exactly the seed's tables plus the app registry and the second-factor tables", async () => {
     const handle = openWorkerDatabase(bindings);
     try {
       const result = await handle.db.execute<{ table_name: string }>(
         sql`select table_name from information_schema.tables
             where table_schema = 'public' order by table_name`,
       );
-      expect(result.rows.map((row) => row.table_name)).toEqual(SEED_TABLES);
+      expect(result.rows.map((row) => row.table_name)).toEqual([...SEED_TABLES, ...MFA_TABLES].sort());
     } finally {
       await handle.close();
     }
@@ -55,6 +57,9 @@ describe("migrations", () => {
       expect(result.rows.map((row) => row.table_name).sort()).toEqual([
         "audit",
         "email_tokens",
+        "mfa_challenges",
+        "mfa_factors",
+        "recovery_codes",
         "refresh_tokens",
         "users",
       ]);
