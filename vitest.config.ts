@@ -14,6 +14,7 @@ export default defineConfig({
           // Seals TOTP secrets, OAuth client secrets and stored signing keys in the tests.
           ENCRYPTION_KEY: "test-encryption-key-that-is-long-enough-0123456789",
           TEST_DATABASE_URL: inject("databaseUrl"),
+          KEYS_DATABASE_URL: inject("keysDatabaseUrl"),
           NEON_WS_PROXY: inject("neonWsProxy"),
           // Suites make many sign-ins from one address; the rate-limit suite sets its own limits.
           RATE_LIMIT_MAX_REQUESTS: "1000000",
@@ -36,5 +37,7 @@ export default defineConfig({
     // Each password hash costs ~150 ms of CPU by design; on a busy 2-core machine a test that
     // signs in a dozen times needs more than the default 5 s.
     testTimeout: 30_000,
+    // Suites that arrange tens of thousands of rows (query plans) need more than 10 s there too.
+    hookTimeout: 60_000,
   },
 });

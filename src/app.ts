@@ -9,7 +9,7 @@ import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import pkg from "../package.json";
 import { signingKey } from "./auth/session-context";
-import { keyMaterial } from "./auth/signing-keys";
+import { JWKS_MAX_AGE_SECONDS, publishedKeys } from "./auth/signing-keys";
 import { ConfigError } from "./config";
 import { type AppEnv, type AppOptions, createDeps } from "./context";
 import { ApiError } from "./errors";
@@ -18,6 +18,7 @@ import { documented, endpoint } from "./http/contract";
 import { requireApp } from "./http/middleware";
 import * as schemas from "./http/schemas";
 import { describeError, log } from "./log";
+import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { docsRoutes } from "./routes/docs";
 import { mfaRoutes } from "./routes/mfa";
@@ -112,7 +113,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     },
   );
 
-  // Public keys for app backends that verify signatures themselves; empty with HS256.
+  // Public keys for app backends that verify signatures themselves; empty with HS256 alone.
   app.get(
     "/.well-known/jwks.json",
     endpoint({
@@ -121,8 +122,12 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
       headers: ["publicCache"],
     }),
     async (c) => {
-      const { publicJwk } = await keyMaterial(signingKey(c.var.deps.config));
-      return c.json({ keys: publicJwk ? [publicJwk] : [] }, 200, { "Cache-Control": "public, max-age=300" });
+      const { deps } = c.var;
+      const keys = await publishedKeys(
+        signingKey(deps.config, () => deps.db),
+        deps.clock(),
+      );
+      return c.json({ keys }, 200, { "Cache-Control": `public, max-age=${JWKS_MAX_AGE_SECONDS}` });
     },
   );
   app.route("/", docsRoutes);
@@ -130,6 +135,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.use("/v1/*", requireApp);
   app.route("/v1/auth", authRoutes);
   app.route("/v1/auth/mfa", mfaRoutes);
+  app.route("/v1/admin", adminRoutes);
 
   app.notFound(() => {
     throw new ApiError("not_found");

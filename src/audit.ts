@@ -27,7 +27,14 @@ export type AuditEvent =
   | "mfa_disable_failed"
   | "mfa_challenged"
   | "mfa_failed"
-  | "recovery_code_used";
+  | "recovery_code_used"
+  | "admin_users_listed"
+  | "admin_user_viewed"
+  | "admin_user_disabled"
+  | "admin_user_enabled"
+  | "admin_logout"
+  | "admin_email_verified"
+  | "admin_audit_read";
 
 /** Who is asking: read from the request by the HTTP layer. */
 export interface Client {

@@ -42,6 +42,8 @@ export interface Config {
   auditPiiDays: number;
   requireEmailVerification: boolean;
   passwordHashing: PasswordHashingConfig;
+  /** The cron creates the next signing key when the current one is this old; 0 never. */
+  signingKeyRotationDays: number;
   /** What Turkey must decrypt is sealed under ENCRYPTION_KEY; the previous one still opens. */
   encryptionKeys: { current: string | undefined; previous: string | undefined };
 }
@@ -138,6 +140,7 @@ const schema = z.object({
       z.string().check(z.refine(isSigningJwk, "must be a private JWK (JSON) of an EC P-256 or Ed25519 key")),
     ),
   ),
+  SIGNING_KEY_ROTATION_DAYS: integer(0, 0, 3650),
   JWT_ISSUER: z._default(z.string().check(z.trim(), z.minLength(1)), "turkey"),
   JWT_ACCESS_EXPIRES_IN: duration("15m"),
   JWT_REFRESH_EXPIRES_IN: duration("7d"),
@@ -213,6 +216,7 @@ export function parseConfig(variables: Variables): Config {
     sessionMaxAgeSeconds: v.SESSION_MAX_AGE,
     requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION === "true",
     passwordHashing: passwordHashingFields(v),
+    signingKeyRotationDays: v.SIGNING_KEY_ROTATION_DAYS,
     encryptionKeys: { current: v.ENCRYPTION_KEY, previous: v.ENCRYPTION_KEY_PREVIOUS },
   };
   assertConsistent(config);
@@ -266,6 +270,21 @@ export function parseDatabaseConfig(variables: Variables): DatabaseConfig {
     throw new ConfigError(["DATABASE_URL"], SSL_REQUIRED);
   }
   return config;
+}
+
+const keysSchema = z.pick(schema, {
+  ENCRYPTION_KEY: true,
+  ENCRYPTION_KEY_PREVIOUS: true,
+  JWT_PRIVATE_KEY: true,
+});
+
+/** What `gravy keys …` needs besides the database: the encryption secrets and JWT_PRIVATE_KEY. */
+export function parseKeysConfig(variables: Variables): Pick<Config, "encryptionKeys" | "jwtPrivateKey"> {
+  const v = validate(keysSchema, variables);
+  return {
+    encryptionKeys: { current: v.ENCRYPTION_KEY, previous: v.ENCRYPTION_KEY_PREVIOUS },
+    jwtPrivateKey: v.JWT_PRIVATE_KEY,
+  };
 }
 
 function databaseFields(v: z.output<typeof databaseSchema>): DatabaseConfig {

@@ -2,6 +2,7 @@
  * The one place that reads the Worker's bindings and builds a request's dependencies.
  * Tests swap parts (clock, query counter) through AppOptions instead of patching globals.
  */
+import type { AppKey } from "./admin/app-keys";
 import type { App } from "./apps/registry";
 import type { AccessClaims } from "./auth/access-tokens";
 import { type Config, parseConfig } from "./config";
@@ -38,6 +39,8 @@ export type AppEnv = {
     app: App;
     /** The verified access token, set on bearer routes. */
     claims: AccessClaims;
+    /** The app key that authenticated, set on app-backend routes (/v1/admin). */
+    appKey: AppKey;
   };
 };
 

@@ -28,6 +28,12 @@ export const ERRORS = {
   token_invalid: { status: 401, message: "The access token is not valid" },
   token_expired: { status: 401, message: "The access token has expired" },
   token_revoked: { status: 401, message: "The access token has been revoked" },
+  account_disabled: { status: 403, message: "This account has been disabled" },
+  app_key_required: {
+    status: 401,
+    message: "Send an app key as Authorization: Bearer <app key>, or HTTP Basic with the app id and key",
+  },
+  invalid_app_key: { status: 401, message: "The app key is not valid for this app" },
   invalid_refresh_token: { status: 401, message: "The refresh token is not valid" },
   refresh_token_expired: { status: 401, message: "The refresh token has expired" },
   refresh_token_reused: {

@@ -47,8 +47,8 @@ async function storedVerifierMatches(password: string): Promise<boolean> {
   return salt !== undefined && scramVerifier(password, Buffer.from(salt, "base64")) === row?.verifier;
 }
 
-async function asRoleQuery(password: string, text: string): Promise<unknown> {
-  const client = new pg.Client({ connectionString: asRole(password) });
+async function asRoleQuery(password: string, text: string, database = url): Promise<unknown> {
+  const client = new pg.Client({ connectionString: asRole(password, database) });
   client.on("error", () => {});
   await client.connect();
   try {
@@ -56,6 +56,30 @@ async function asRoleQuery(password: string, text: string): Promise<unknown> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * The role adds audit rows and reads them, never rewrites them; its cron still seals the chain
+ * and applies retention, through the migrations' SECURITY DEFINER functions.
+ */
+async function expectAppendOnlyAudit(password: string, database = url): Promise<void> {
+  const asApp = (text: string) => asRoleQuery(password, text, database);
+  await asApp("insert into audit (event, details) values ('grants_test', '{}')");
+  expect(await asApp("select count(*)::int as n from audit where event = 'grants_test'")).toEqual([{ n: 1 }]);
+  for (const statement of [
+    "update audit set event = 'rewritten'",
+    "delete from audit",
+    "truncate audit",
+    "update audit_chains set head_seq = 0",
+    "insert into audit_chains (app_id, head_hash, anchor_hash) values ('x', '', '')",
+  ]) {
+    await expect(asApp(statement), statement).rejects.toMatchObject({ code: "42501" });
+  }
+  const sealed = await gravy(["audit", "seal", "--json"], { DATABASE_URL: asRole(password, database) });
+  expect(JSON.parse(sealed.stdout)).toMatchObject({ sealed: expect.any(Number) });
+  expect((await gravy(["audit", "verify"], { DATABASE_URL: asRole(password, database) })).code).toBe(0);
+  const cleanup = await gravy(["db", "cleanup"], { DATABASE_URL: asRole(password, database) });
+  expect(cleanup).toMatchObject({ code: 0, stderr: "" });
 }
 
 describe("db grants", () => {
@@ -100,6 +124,7 @@ describe("db grants", () => {
       code: "42501",
     });
     await expect(asRoleQuery(password, "drop table audit")).rejects.toMatchObject({ code: "42501" });
+    await expectAppendOnlyAudit(password);
 
     const status = await gravy(["db", "status"], { DATABASE_URL: asRole(password) });
     expect(status.code).toBe(0);
@@ -135,6 +160,7 @@ describe("db grants", () => {
     expect(status.stdout).toContain(`${MIGRATIONS} applied, 0 pending`);
     const health = await gravy(["db", "health"], { DATABASE_URL: asRole(password, unmigrated) });
     expect(health.code).toBe(0);
+    await expectAppendOnlyAudit(password, unmigrated);
   });
 
   it("sets the password's VALID UNTIL, in UTC", async () => {

@@ -44,14 +44,17 @@ describe("db health", () => {
     expect(report.pool.total).toBeGreaterThanOrEqual(1);
     expect(report.pool.total).toBeLessThanOrEqual(3);
     expect(report.tables.map((t) => t.table).sort()).toEqual([
+      "app_keys",
       "apps",
       "audit",
+      "audit_chains",
       "email_tokens",
       "mfa_challenges",
       "mfa_factors",
       "recovery_codes",
       "refresh_tokens",
       "revoked_jti",
+      "signing_keys",
       "users",
     ]);
     expect(report.tables.every((t) => t.bytes > 0)).toBe(true);

@@ -4,7 +4,17 @@ import { openWorkerDatabase } from "../src/db";
 import { apps } from "../src/db/schema";
 import { bindings } from "./support/worker";
 
-const SEED_TABLES = ["apps", "audit", "email_tokens", "refresh_tokens", "revoked_jti", "users"];
+const SEED_TABLES = [
+  "app_keys",
+  "apps",
+  "audit",
+  "audit_chains",
+  "email_tokens",
+  "refresh_tokens",
+  "revoked_jti",
+  "signing_keys",
+  "users",
+];
 /** Second factors (docs/mfa.md). */
 const MFA_TABLES = ["mfa_challenges", "mfa_factors", "recovery_codes"];
 const SEED_INDEXES = [
@@ -16,7 +26,7 @@ const SEED_INDEXES = [
 ];
 
 describe("migrations", () => {
-  it("create exactly the seed's tables plus the app registry and the second-factor tables", async () => {
+  it("create exactly the seed's tables plus the app registry, app keys, the audit chains, the signing keys and the second-factor tables", async () => {
     const handle = openWorkerDatabase(bindings);
     try {
       const result = await handle.db.execute<{ table_name: string }>(
@@ -55,6 +65,7 @@ describe("migrations", () => {
             where table_schema = 'public' and column_name = 'id' and table_name <> 'apps'`,
       );
       expect(result.rows.map((row) => row.table_name).sort()).toEqual([
+        "app_keys",
         "audit",
         "email_tokens",
         "mfa_challenges",

@@ -20,6 +20,8 @@ declare module "vitest" {
     neonWsProxy: string;
     mailgunUrl: string;
     responseCheckUrl: string;
+    /** A database of its own for the suite that rotates signing keys (they are global). */
+    keysDatabaseUrl: string;
   }
 }
 
@@ -28,6 +30,8 @@ export default async function setup(project: TestProject) {
     ? await createScratchDatabase(process.env.TEST_DATABASE_URL)
     : await startScratchEmbedded("turkey_test");
   await applyMigrations(database.url);
+  const keysDatabase = await createScratchDatabase(database.url, "turkey_keys");
+  await applyMigrations(keysDatabase.url);
 
   const { hostname, port } = new URL(database.url);
   const relay = await startWsRelay(`${hostname}:${port}`);
@@ -38,6 +42,7 @@ export default async function setup(project: TestProject) {
   project.provide("neonWsProxy", `127.0.0.1:${relay.port}/v1`);
   project.provide("mailgunUrl", mailgun.url);
   project.provide("responseCheckUrl", responseCheck.url);
+  project.provide("keysDatabaseUrl", keysDatabase.url);
   // Wrangler reads this while the pool loads wrangler.toml; it wins over localConnectionString.
   process.env.CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE = database.url;
 
@@ -45,6 +50,7 @@ export default async function setup(project: TestProject) {
     await relay.close();
     await mailgun.close();
     await responseCheck.close();
+    await keysDatabase.drop();
     await database.drop();
   };
 }

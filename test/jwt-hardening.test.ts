@@ -22,7 +22,7 @@ const now = () => Math.floor(Date.now() / 1000);
 const encode = (value: unknown) => base64url.encode(JSON.stringify(value));
 
 function sign(claims: Record<string, unknown>, alg = "HS256", key: Uint8Array | CryptoKey = SECRET) {
-  return new SignJWT(claims).setProtectedHeader({ alg, typ: "JWT" }).sign(key);
+  return new SignJWT(claims).setProtectedHeader({ alg, typ: "at+jwt" }).sign(key);
 }
 
 async function expectRefused(token: string, code: "token_invalid" | "token_expired") {

@@ -71,8 +71,10 @@ describe.each(["ES256", "EdDSA"] as const)("with a %s JWT_PRIVATE_KEY", (alg) =>
       sid: crypto.randomUUID(),
       email: "a@example.com",
       email_verified: true,
+      client_id: appId,
     })
-      .setProtectedHeader({ alg: "HS256" })
+      // Well-formed in every way but the algorithm.
+      .setProtectedHeader({ alg: "HS256", typ: "at+jwt" })
       .setIssuer("turkey")
       .setSubject(crypto.randomUUID())
       .setAudience(appId)

@@ -8,6 +8,7 @@ import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
 import { type EmailTokenKind, planEmailToken, storeThrottledToken, tokenEmail } from "./email-tokens";
 import { type EndedSessions, publishEnded, revokeSessions } from "./end-sessions";
+import { isDisabled } from "./login";
 import {
   checkPasswordPolicy,
   hashingPolicy,
@@ -33,7 +34,8 @@ export async function requestEmailToken(
   kind: EmailTokenKind,
 ): Promise<void> {
   const user = await findUserByEmail(ctx.db, ctx.app.id, normaliseEmail(rawEmail));
-  if (!user) return;
+  // A disabled account gets no mail: no flow works for it.
+  if (!user || (await isDisabled(ctx, user.id))) return;
   if (kind === "verify_email" && user.emailVerified) return;
   await sendEmailToken(ctx, user, kind);
 }
@@ -59,7 +61,7 @@ export async function verifyEmail(ctx: AuthContext, token: string): Promise<User
     )
     select * from verified`);
   const row = result.rows[0];
-  if (!row) throw new ApiError("invalid_token");
+  if (!row) return refuseToken(ctx, "verify_email", token);
   return toUserView(userFromSql(row));
 }
 
@@ -92,7 +94,7 @@ export async function resetPassword(ctx: AuthContext, token: string, password: s
     const user = userFromSql(row);
     return { user, ended: await revokeSessions(tx, ctx, { userId: user.id }) };
   });
-  if (!done) throw new ApiError("invalid_token");
+  if (!done) return refuseToken(ctx, "reset_password", token);
   await publishEnded(ctx, done.ended);
   await ctx.clearAttempts?.(done.user.email);
   return toUserView(done.user);
@@ -173,7 +175,17 @@ function spendToken(ctx: AuthContext, kind: EmailTokenKind, token: string): SQL 
     update email_tokens set used_at = ${ctx.now}
     where token_hash = ${hashSecretToken(token)} and kind = ${kind} and app_id = ${ctx.app.id}
       and used_at is null and expires_at > ${ctx.now}
+      and user_id in (select id from users where app_id = ${ctx.app.id} and disabled_at is null)
     returning user_id`;
+}
+
+/** Why a token was not spent: account_disabled when it is live but its user is disabled. */
+async function refuseToken(ctx: AuthContext, kind: EmailTokenKind, token: string): Promise<never> {
+  const result = await ctx.db.execute(sql`
+    select 1 from email_tokens t join users u on u.id = t.user_id
+    where t.token_hash = ${hashSecretToken(token)} and t.kind = ${kind} and t.app_id = ${ctx.app.id}
+      and t.used_at is null and t.expires_at > ${ctx.now} and u.disabled_at is not null`);
+  throw new ApiError(result.rows.length > 0 ? "account_disabled" : "invalid_token");
 }
 
 async function audit(

@@ -21,6 +21,8 @@ export interface EndSessionsRequest {
   alsoRevoke?: { jti: string; expiresAt: Date };
   /** The audit event to record; none when the caller already recorded one. */
   event?: AuditEvent;
+  /** Details of that event (who asked, for an operator's call). */
+  details?: Record<string, unknown>;
 }
 
 export interface EndedSessions {
@@ -32,7 +34,10 @@ export interface EndedSessions {
  * Ends sessions: their refresh rows are revoked and every access token they issued that is
  * still live is recorded in revoked_jti, then published to KV. Returns how many sessions ended.
  */
-export async function endSessions(ctx: AuthContext, request: EndSessionsRequest): Promise<number> {
+export async function endSessions(
+  ctx: Pick<AuthContext, "db" | "kv" | "app" | "client" | "now">,
+  request: EndSessionsRequest,
+): Promise<number> {
   const ended = await ctx.db.transaction(async (tx) => {
     await lockUser(tx, ctx.app.id, request.userId);
     return revokeSessions(tx, ctx, request);
@@ -69,7 +74,7 @@ export async function revokeSessions(
   const audited = request.event
     ? sql`, audited as (
         insert into audit (${AUDIT_COLUMNS})
-        select ${auditValues(request.event, ctx.app.id, request.userId, ctx.client, ctx.now, {})}
+        select ${auditValues(request.event, ctx.app.id, request.userId, ctx.client, ctx.now, request.details)}
         where ${request.sessionId === undefined} or exists (select 1 from ended)
       )`
     : sql``;

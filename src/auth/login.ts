@@ -31,7 +31,7 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
   // or not it has an account (so a lockout reveals nothing).
   const attempt = await ctx.attempts?.(email)(ctx.now.getTime());
   const found = await ctx.db.execute(sql`
-    select id, app_id, email, email_verified, name, created_at, password_hash,
+    select id, app_id, email, email_verified, name, created_at, password_hash, disabled_at,
       exists (select 1 from mfa_factors f where f.user_id = users.id and f.confirmed_at is not null) as has_mfa
     from users where email = ${email} and app_id = ${ctx.app.id}`);
   const row = found.rows[0];
@@ -42,6 +42,8 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
     : { ok: await verifyAgainstDummy(input.password, policy), needsRehash: false };
   const user = row && verdict.ok ? userFromSql(row) : undefined;
   if (!user) return refuseLogin(ctx, email, row ? String(row.id) : null, attempt);
+  // Said only to whoever knows the password.
+  if (row?.disabled_at) return refuseDisabled(ctx, email, user.id, attempt);
   if (ctx.config.requireEmailVerification && !user.emailVerified) {
     await attempt?.settle(true);
     throw new ApiError("email_not_verified");
@@ -59,7 +61,8 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
   // Upgrade a hash made with weaker parameters while we hold the plaintext.
   const rehash = verdict.needsRehash ? await hashPassword(input.password, policy) : undefined;
   if (!(await startSession(ctx, user.id, passwordIs(verifiedHash), issue, rehash))) {
-    // The password changed while this one was being checked: it is no longer the password.
+    // Disabled meanwhile, or the password changed while this one was being checked.
+    if (await isDisabled(ctx, user.id)) return refuseDisabled(ctx, email, user.id, attempt);
     return refuseLogin(ctx, email, user.id, attempt);
   }
   await attempt?.settle(true);
@@ -80,6 +83,7 @@ export function passwordDigestIs(digest: string): SQL {
  * Creates the session, and stores the upgraded hash, only if the hash that was verified is
  * still the user's: the share lock (exclusive when rehashing) on the user's row orders this
  * against a password reset or change, which ends sessions in the same transaction.
+ * A disabled user starts none.
  * `claim`, when given, is a data-modifying statement (spending a pending sign-in) that must
  * return a row for the session to start.
  */
@@ -102,7 +106,8 @@ export async function startSession(
   const details = issue.signIn.aal === 2 ? { amr: issue.signIn.amr } : {};
   const result = await ctx.db.execute(sql`
     with locked as (
-      select id from users where id = ${userId}::uuid and app_id = ${ctx.app.id} and ${passwordUnchanged}
+      select id from users
+      where id = ${userId}::uuid and app_id = ${ctx.app.id} and ${passwordUnchanged} and disabled_at is null
       ${rehash ? sql`for update` : sql`for share`}
     ), ${claimed}${starting} ${rehashed}, session as (
       insert into refresh_tokens (${REFRESH_COLUMNS}) select ${newSessionRow(ctx, issue, sql`id`)} from current
@@ -112,6 +117,28 @@ export async function startSession(
     )
     select count(*)::int as started from current`);
   return result.rows[0]?.started === 1;
+}
+
+/** Whether an operator disabled the user (src/admin/users.ts). */
+export async function isDisabled(ctx: Pick<AuthContext, "db">, userId: string): Promise<boolean> {
+  const result = await ctx.db.execute(
+    sql`select 1 from users where id = ${userId}::uuid and disabled_at is not null`,
+  );
+  return result.rows.length > 0;
+}
+
+async function refuseDisabled(
+  ctx: AuthContext,
+  email: string,
+  userId: string,
+  attempt: Attempt | undefined,
+): Promise<never> {
+  // The password was right: not a failed guess.
+  await attempt?.settle(true);
+  await ctx.db.execute(sql`
+    insert into audit (${AUDIT_COLUMNS})
+    values (${auditValues("login_failed", ctx.app.id, userId, ctx.client, ctx.now, { email, reason: "account_disabled" })})`);
+  throw new ApiError("account_disabled");
 }
 
 /** Records the failure (and a lock it causes) and answers invalid_credentials. */

@@ -6,6 +6,7 @@ import type { Database } from "../db";
 import type { Outbox } from "../email/outbox";
 import type { AttemptGuard } from "../rate-limit";
 import type { SigningKey } from "./access-tokens";
+import { loadStoredKeys } from "./key-store";
 import type { UserView } from "./users";
 
 export interface AuthContext {
@@ -24,7 +25,8 @@ export interface AuthContext {
 }
 
 /** What issuing a token pair needs. No KV: Node tools (the CLI) issue tokens too. */
-export type IssueContext = Pick<AuthContext, "config" | "app" | "client" | "now">;
+export type IssueContext = Pick<AuthContext, "config" | "app" | "client" | "now"> &
+  Partial<Pick<AuthContext, "db">>;
 
 export interface TokenResponse {
   user: UserView;
@@ -35,6 +37,22 @@ export interface TokenResponse {
   refreshExpiresIn: number;
 }
 
-export function signingKey(config: Config): SigningKey {
-  return { secret: config.jwtSecret, issuer: config.jwtIssuer, privateJwk: config.jwtPrivateKey };
+/**
+ * The keys tokens are signed and verified with. With a database (opened only when the isolate's
+ * cached keys are stale), stored keys count too; without one, only the configured key.
+ */
+export function signingKey(config: Config, db?: () => Database): SigningKey {
+  return {
+    secret: config.jwtSecret,
+    issuer: config.jwtIssuer,
+    privateJwk: config.jwtPrivateKey,
+    load: db && (() => loadStoredKeys(db())),
+    encryption: config.encryptionKeys,
+    accessTtlSeconds: config.accessTtlSeconds,
+  };
+}
+
+/** A database already open, as signingKey takes it. */
+export function withDatabase(db: Database | undefined): (() => Database) | undefined {
+  return db && (() => db);
 }

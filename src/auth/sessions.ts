@@ -9,7 +9,13 @@ import { ApiError } from "../errors";
 import { signAccessToken } from "./access-tokens";
 import { endSessions } from "./end-sessions";
 import { generateSecretToken, hashSecretToken, successorRefreshToken } from "./secrets";
-import { type AuthContext, type IssueContext, signingKey, type TokenResponse } from "./session-context";
+import {
+  type AuthContext,
+  type IssueContext,
+  signingKey,
+  type TokenResponse,
+  withDatabase,
+} from "./session-context";
 import { toUserView, type UserRow, userFromSql } from "./users";
 
 /** The tokens of one issue, computed before the row that records them is written. */
@@ -84,6 +90,7 @@ export async function tokenResponse(ctx: IssueContext, user: UserRow, issue: Iss
     {
       sub: user.id,
       aud: ctx.app.id,
+      client_id: ctx.app.id,
       iat: issue.issuedAt.getTime() / 1000,
       exp: issue.accessExpiresAt.getTime() / 1000,
       jti: issue.jti,
@@ -93,7 +100,7 @@ export async function tokenResponse(ctx: IssueContext, user: UserRow, issue: Iss
       amr: issue.signIn.amr,
       aal: issue.signIn.aal,
     },
-    signingKey(ctx.config),
+    signingKey(ctx.config, withDatabase(ctx.db)),
   );
   return {
     user: toUserView(user),
@@ -120,7 +127,7 @@ export async function refreshSession(ctx: AuthContext, refreshToken: string): Pr
   const result = await ctx.db.execute(sql`
     with owner as (
       select u.id from refresh_tokens r join users u on u.id = r.user_id
-      where r.token_hash = ${hash} and r.app_id = ${ctx.app.id}
+      where r.token_hash = ${hash} and r.app_id = ${ctx.app.id} and u.disabled_at is null
       for share of u
     ), spent as (
       update refresh_tokens set rotated_at = ${ctx.now}
@@ -169,13 +176,16 @@ async function refreshSlowPath(ctx: AuthContext, hash: string, successor: string
   const result = await ctx.db.execute(sql`
     select r.token_hash, r.app_id, r.user_id, r.session_id, r.rotated_at, r.revoked_at, r.expires_at,
       r.access_jti, r.access_expires_at, r.created_at as issued_at, r.amr, r.aal,
-      u.id, u.email, u.email_verified, u.name, u.created_at,
+      u.id, u.email, u.email_verified, u.name, u.created_at, u.disabled_at,
       (select min(created_at) from refresh_tokens chain
        where chain.session_id = r.session_id and chain.created_at > ${windowStart}) as window_oldest
     from refresh_tokens r join users u on u.id = r.user_id
     where r.token_hash in (${hash}, ${hashSecretToken(successor)}) and r.app_id = ${ctx.app.id}`);
   const presented = result.rows.find((row) => row.token_hash === hash);
-  if (!presented || presented.revoked_at) throw new ApiError("invalid_refresh_token");
+  if (!presented) throw new ApiError("invalid_refresh_token");
+  // Disabling revokes every session too; the holder of a once-valid token learns why.
+  if (presented.disabled_at) throw new ApiError("account_disabled");
+  if (presented.revoked_at) throw new ApiError("invalid_refresh_token");
   if (!presented.rotated_at) {
     if (new Date(presented.expires_at as string) <= ctx.now) throw new ApiError("refresh_token_expired");
     // Live and unspent, yet not spent above: the session has used up its refresh budget.
@@ -227,7 +237,7 @@ export interface SessionView {
 
 /** Live sessions: each has exactly one unspent, unrevoked, unexpired row, its newest. */
 export async function listSessions(
-  ctx: AuthContext,
+  ctx: Pick<AuthContext, "db" | "app" | "now">,
   userId: string,
   currentSessionId: string,
 ): Promise<SessionView[]> {

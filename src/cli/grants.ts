@@ -1,6 +1,6 @@
 /**
  * The least-privilege role of the operations guide: the app's role may read and write rows,
- * nothing more (no DDL, no other databases). The password is sent as a SCRAM-SHA-256 verifier
+ * nothing more (no DDL, no other databases), and only add to the audit. The password is sent as a SCRAM-SHA-256 verifier
  * computed here, as psql's \password does, so neither the printed SQL nor the server's
  * statement log ever contains it.
  */
@@ -94,6 +94,13 @@ END IF; END $$`,
     `GRANT USAGE ON SCHEMA public TO ${r}`,
     `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${r}`,
     `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${r}`,
+    // The audit is append-only for the app: its cron seals and expires it only through the
+    // SECURITY DEFINER functions of the migrations (src/audit). On a database not migrated
+    // yet, the migration that adds the chain revokes these itself.
+    `DO $$ BEGIN IF to_regclass('public.audit_chains') IS NOT NULL THEN
+  REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM ${r};
+  REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_chains FROM ${r};
+END IF; END $$`,
     `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${r}`,
     `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${r}`,
     // Read-only access to the migration record (schema drizzle, made by the first migrate), so

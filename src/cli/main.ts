@@ -5,11 +5,13 @@
 import { parseArgs } from "node:util";
 import { COMMON_OPTIONS, type Command, CommandContext, commandHelp, type ParsedValues } from "./command";
 import { appCommands } from "./commands/app";
+import { auditCommands } from "./commands/audit";
 import { backupCommands } from "./commands/backup";
 import { cleanupCommand } from "./commands/cleanup";
 import { createTestUserCommand } from "./commands/dev";
 import { grantsCommand } from "./commands/grants";
 import { healthCommand } from "./commands/health";
+import { keysCommands } from "./commands/keys";
 import { migrationCommands } from "./commands/migrations";
 import { userCommands } from "./commands/user";
 import { CliError, describeFailure } from "./errors";
@@ -24,6 +26,8 @@ export const COMMANDS: Command[] = [
   createTestUserCommand,
   ...appCommands,
   ...userCommands,
+  ...keysCommands,
+  ...auditCommands,
 ];
 
 /** Runs one command line; resolves to the process exit code. */
@@ -45,12 +49,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
-/** The longest command name the words start with (`user factors remove` before `user factors`). */
+/** The command named by the first words: three (`app key create`) or two (`app add`). */
 function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
-  for (const words of [3, 2]) {
-    const name = argv.slice(0, words).join(" ");
+  for (const length of [3, 2]) {
+    const name = argv.slice(0, length).join(" ");
     const command = COMMANDS.find((candidate) => candidate.name === name);
-    if (command) return { command, rest: argv.slice(words) };
+    if (command) return { command, rest: argv.slice(length) };
   }
   return undefined;
 }
@@ -60,7 +64,7 @@ function showOverview(argv: string[], io: Io): number {
   const words = argv.filter((word) => word !== "--help" && word !== "-h" && word !== "help");
   const asksHelp = words.length < argv.length;
   const [group, name] = words;
-  const exact = COMMANDS.find((command) => command.name === `${group} ${name}`);
+  const exact = findCommand(words)?.command;
   if (exact && asksHelp) {
     io.stdout(commandHelp(exact));
     return 0;

@@ -41,7 +41,7 @@ export async function createTestUser(
   const password = request.password ?? generatePassword();
   checkPasswordPolicy(password, config.passwordMinLength);
 
-  const ctx: IssueContext = { config, app, client: CLIENT, now: request.now };
+  const ctx: IssueContext = { config, app, client: CLIENT, now: request.now, db };
   const issue = planIssue(ctx);
   const user = await insertVerifiedUser(db, ctx, issue, {
     email,

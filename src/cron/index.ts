@@ -5,7 +5,11 @@
  * interval is a setting rather than a deploy), or at once when the last run stopped at its
  * budget with rows left, so a backlog is worked off tick by tick.
  */
+import { sealAudit } from "../audit/seal";
+import { maintainSigningKeys } from "../auth/key-store";
+import type { Config } from "../config";
 import { type Bindings, configFor } from "../context";
+import type { Database } from "../db";
 import { openWorkerDatabase } from "../db";
 import { describeError, log } from "../log";
 import { republishRevocations } from "../revocation";
@@ -30,6 +34,8 @@ export async function runScheduledCleanup(env: Bindings, now: Date): Promise<Cle
   const handle = openWorkerDatabase(env);
   try {
     await republishRevocations(handle.db, env.REVOCATIONS, now, REPUBLISH_PER_TICK);
+    await maintainKeys(handle.db, config, now);
+    await sealAuditChains(handle.db);
     // Due by the database's clock, the one the cleanup itself and its record go by.
     const clock = await cleanupClock(handle.db);
     const due = clock.lastIncomplete || isCleanupDue(clock.lastAt, clock.now, config.cleanupIntervalHours);
@@ -40,5 +46,29 @@ export async function runScheduledCleanup(env: Bindings, now: Date): Promise<Cle
     throw error;
   } finally {
     await handle.close();
+  }
+}
+
+/** A failure here must not stop the sealing or the cleanup: it is logged, and retried next tick. */
+async function maintainKeys(db: Database, config: Config, now: Date): Promise<void> {
+  try {
+    const changes = await maintainSigningKeys(db, config.encryptionKeys, now, {
+      accessTtlSeconds: config.accessTtlSeconds,
+      rotationDays: config.signingKeyRotationDays,
+    });
+    if (changes.promoted || changes.rotated || changes.removed.length > 0) {
+      log.info("Signing keys changed", { ...changes });
+    }
+  } catch (error) {
+    log.error("Signing key maintenance failed", describeError(error));
+  }
+}
+
+async function sealAuditChains(db: Database): Promise<void> {
+  try {
+    const result = await sealAudit(db);
+    if (result.sealed > 0) log.info("Audit sealed", { ...result });
+  } catch (error) {
+    log.error("Audit sealing failed", describeError(error));
   }
 }

@@ -44,8 +44,37 @@ export const users = pgTable(
     passwordHash: text("password_hash").notNull(),
     createdAt: at("created_at").notNull().defaultNow(),
     updatedAt: at("updated_at").notNull().defaultNow(),
+    /** Set by an operator (the admin API): no sign-in, refresh or email flow while set. */
+    disabledAt: at("disabled_at"),
   },
-  (t) => [uniqueIndex("users_email_app_idx").on(t.email, t.appId), index("users_app_idx").on(t.appId)],
+  (t) => [
+    uniqueIndex("users_email_app_idx").on(t.email, t.appId),
+    index("users_app_idx").on(t.appId),
+    // The admin API's user list: pages in (created_at, id) order within one app.
+    index("users_app_created_idx").on(t.appId, t.createdAt, t.id),
+  ],
+);
+
+/**
+ * Keys that app backends authenticate with (the admin API, RFC 7662 introspection). Only a
+ * hash is stored; the key itself is shown once, when created. Several per app, so a key can
+ * be replaced without downtime.
+ */
+export const appKeys = pgTable(
+  "app_keys",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    keyHash: text("key_hash").notNull(),
+    createdAt: at("created_at").notNull().defaultNow(),
+    /** Updated at most about once a minute, not on every call. */
+    lastUsedAt: at("last_used_at"),
+    revokedAt: at("revoked_at"),
+  },
+  (t) => [uniqueIndex("app_keys_hash_idx").on(t.keyHash), index("app_keys_app_idx").on(t.appId)],
 );
 
 /**
@@ -151,9 +180,21 @@ export const audit = pgTable(
     userAgent: text("user_agent"),
     details: jsonb("details").$type<Record<string, unknown>>(),
     createdAt: at("created_at").notNull().defaultNow(),
+    // The hash chain (src/audit/chain.ts), filled in when the cron seals the row; null until then.
+    /** Position in its app's chain, from 1. */
+    chainSeq: bigint("chain_seq", { mode: "number" }),
+    /** SHA-256 of the row's canonical content, personal fields by their salted digests. */
+    contentDigest: text("content_digest"),
+    /** SHA-256 over the previous row's chain hash and this row's content digest. */
+    chainHash: text("chain_hash"),
+    /** Per personal field: its salted digest (kept) and salt (blanked with the field). */
+    personal: jsonb("personal").$type<Record<string, { digest: string; salt?: string }>>(),
   },
   (t) => [
     index("audit_app_created_idx").on(t.appId, t.createdAt),
+    index("audit_chain_idx").on(sql`coalesce(${t.appId}, '')`, t.chainSeq),
+    // The cron's search for rows not yet sealed.
+    index("audit_unsealed_idx").on(t.createdAt).where(sql`${t.chainSeq} is null`),
     index("audit_user_idx").on(t.userId),
     index("audit_event_created_idx").on(t.event, t.createdAt),
     // Retention: the oldest rows go first; attempted emails are blanked after AUDIT_PII_DAYS.
@@ -233,5 +274,46 @@ export const mfaChallenges = pgTable(
     uniqueIndex("mfa_challenges_hash_idx").on(t.tokenHash),
     index("mfa_challenges_user_idx").on(t.userId),
     index("mfa_challenges_expires_idx").on(t.expiresAt),
+  ],
+);
+
+/**
+ * The head of each app's audit chain ('' for rows of no app), and its anchor: the last row
+ * retention deleted, from which the oldest remaining row is verified. Written only by the
+ * SECURITY DEFINER functions of the migration `audit_chain`.
+ */
+export const auditChains = pgTable("audit_chains", {
+  appId: text("app_id").primaryKey(),
+  headSeq: bigint("head_seq", { mode: "number" }).notNull().default(0),
+  headHash: text("head_hash").notNull(),
+  anchorSeq: bigint("anchor_seq", { mode: "number" }).notNull().default(0),
+  anchorHash: text("anchor_hash").notNull(),
+  sealedAt: at("sealed_at"),
+  anchoredAt: at("anchored_at"),
+});
+
+/**
+ * Asymmetric signing keys (src/auth/key-store.ts): the private half sealed under ENCRYPTION_KEY.
+ * A key is published while `next`, signs while `current`, verifies while `retired`, and its
+ * row is deleted once every token it signed has expired.
+ */
+export const signingKeys = pgTable(
+  "signing_keys",
+  {
+    kid: text("kid").primaryKey(),
+    alg: text("alg", { enum: ["ES256", "EdDSA"] }).notNull(),
+    state: text("state", { enum: ["next", "current", "retired"] }).notNull(),
+    publicJwk: jsonb("public_jwk").$type<Record<string, string>>().notNull(),
+    privateSealed: text("private_sealed").notNull(),
+    createdAt: at("created_at").notNull(),
+    /** Published long enough by then (one JWKS max-age and the isolates' key cache). */
+    usableFrom: at("usable_from").notNull(),
+    activatedAt: at("activated_at"),
+    retiredAt: at("retired_at"),
+  },
+  (t) => [
+    // At most one key signs, and at most one waits.
+    uniqueIndex("signing_keys_current_idx").on(t.state).where(sql`${t.state} = 'current'`),
+    uniqueIndex("signing_keys_next_idx").on(t.state).where(sql`${t.state} = 'next'`),
   ],
 );

@@ -18,6 +18,25 @@ export async function readJson<T extends z.ZodMiniType>(request: Request, schema
   return validate(schema, value);
 }
 
+export function isFormRequest(request: Request): boolean {
+  return /^application\/x-www-form-urlencoded\s*(;|$)/i.test(request.headers.get("content-type") ?? "");
+}
+
+/**
+ * Reads an application/x-www-form-urlencoded body (OAuth clients send one). A parameter sent
+ * twice is refused, as RFC 6749 §3.1 requires.
+ */
+export async function readForm<T extends z.ZodMiniType>(request: Request, schema: T): Promise<z.infer<T>> {
+  // Decoded as UTF-8, as the media type defines; workerd warns on text() of a non-text type.
+  const params = new URLSearchParams(new TextDecoder().decode(await request.arrayBuffer()));
+  const value: Record<string, string> = {};
+  for (const [name, text] of params) {
+    if (name in value) throw new ApiError("validation_failed", `${name}: sent more than once`, name);
+    value[name] = text;
+  }
+  return validate(schema, value);
+}
+
 /** Validates any input (body, params, headers); the first problem names its field. */
 export function validate<T extends z.ZodMiniType>(schema: T, value: unknown): z.infer<T> {
   const parsed = schema.safeParse(value);

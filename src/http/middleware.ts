@@ -2,6 +2,7 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import * as z from "zod/mini";
+import { type AppKey, findAppKey, readAppKeyCredential, touchAppKey } from "../admin/app-keys";
 import { findApp } from "../apps/registry";
 import type { Client } from "../audit";
 import { type AccessClaims, verifyAccessToken } from "../auth/access-tokens";
@@ -25,9 +26,13 @@ import { documented } from "./contract";
 
 const APP_ID = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/));
 
-/** Every /v1 request names a registered app in X-App-Id. */
+/**
+ * Every /v1 request names a registered app: in X-App-Id, or through the app key it presents
+ * (an OAuth client sends no X-App-Id). Whether the key is valid is checked by requireAppKey.
+ */
 export const requireApp = createMiddleware<AppEnv>(async (c, next) => {
-  const appId = APP_ID.safeParse(c.req.header("x-app-id"));
+  const named = c.req.header("x-app-id") ?? readAppKeyCredential(c.req.header("authorization"))?.appId;
+  const appId = APP_ID.safeParse(named);
   const { deps } = c.var;
   const app = appId.success ? await findApp(deps.db, appId.data, deps.clock().getTime()) : undefined;
   if (!app) throw new ApiError("unknown_app");
@@ -49,11 +54,59 @@ documented(requireUser, {
   errors: ["token_missing", "token_invalid", "token_expired", "token_revoked"],
 });
 
+/** App backends: an app key of the calling app, as Bearer or HTTP Basic. */
+export const requireAppKey = createMiddleware<AppEnv>(async (c, next) => {
+  c.set("appKey", await authenticateAppKey(c));
+  await next();
+});
+documented(requireAppKey, {
+  security: "appKey",
+  errors: ["app_key_required", "invalid_app_key", "rate_limited"],
+});
+
+/**
+ * The key presented in Authorization, if it is a live key of the calling app. Keys that fail
+ * are counted per client network (a generous ceiling, like refresh misses): guessing 256
+ * bits is hopeless, but each miss costs a query.
+ */
+export async function authenticateAppKey(c: Context<AppEnv>): Promise<AppKey> {
+  const { deps } = c.var;
+  const header = c.req.header("authorization");
+  if (!header) throw new ApiError("app_key_required");
+  const credential = readAppKeyCredential(header);
+  const nowMs = deps.clock().getTime();
+  const found =
+    credential && credential.appId === c.var.app.id
+      ? await findAppKey(deps.db, credential, nowMs)
+      : undefined;
+  if (!found) {
+    await countAppKeyMiss(c);
+    throw new ApiError("invalid_app_key");
+  }
+  if (found.stale) deps.defer(() => touchAppKey(deps.db, found.key.id, deps.clock()));
+  return found.key;
+}
+
+async function countAppKeyMiss(c: Context<AppEnv>): Promise<void> {
+  const { config } = c.var.deps;
+  const result = await hitNetworkLimit(c, "app-key-miss", {
+    windowMs: config.rateLimitWindowMs,
+    max: config.rateLimitMaxRequests,
+  });
+  if (result && !result.allowed)
+    throw new ApiError("rate_limited", undefined, undefined, rateLimitHeaders(result));
+}
+
 /** Signature and claims for the calling app first, then the revocation check. */
 export async function verifyLiveToken(c: Context<AppEnv>, token: string): Promise<AccessClaims> {
   const { deps } = c.var;
   const now = deps.clock();
-  const claims = await verifyAccessToken(token, signingKey(deps.config), c.var.app.id, now);
+  const claims = await verifyAccessToken(
+    token,
+    signingKey(deps.config, () => deps.db),
+    c.var.app.id,
+    now,
+  );
   const revoked = await isRevoked(
     { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) },
     { kv: c.env.REVOCATIONS, db: () => deps.db, mode: deps.config.revocationCheck, now },

@@ -64,6 +64,19 @@ export const SECURITY_SCHEMES: Record<SchemeName, OpenAPIV3_1.SecuritySchemeObje
     bearerFormat: "JWT",
     description: "An access token (JWT) issued to the calling app by register, login or refresh.",
   },
+  appKey: {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "tk_<appId>_<key>",
+    description:
+      "An app key (`gravy app key create`), for app backends. It names its app, so X-App-Id may be left out; if sent, it must be the key's app.",
+  },
+  appKeyBasic: {
+    type: "http",
+    scheme: "basic",
+    description:
+      "An app key as HTTP Basic credentials: the app id as user name, the key as password (OAuth clients).",
+  },
 };
 
 export const STATUS_TEXT: Record<number, string> = {

@@ -69,6 +69,7 @@ export async function buildOpenApiDocument(app: Hono<AppEnv>): Promise<Document>
 
 const TAGS = [
   { name: "auth", description: "Accounts, sessions and tokens. Every call names its app in X-App-Id." },
+  { name: "admin", description: "For app backends: users and the audit of the app their key belongs to." },
   { name: "service", description: "Health, signing keys and this description." },
 ];
 
@@ -105,7 +106,8 @@ function factsSpec(facts: Facts): Merged & { responses: object } {
 }
 
 function operationSpec(contract: AnyContract, method: string, path: string) {
-  const responses = Object.entries(contract.responses).map(([status, schema]) => {
+  const responses = Object.entries(contract.responses).map(([status, schema], index) => {
+    const stream = index === 0 && contract.stream;
     const response = {
       description: STATUS_TEXT[Number(status)] ?? status,
       headers: headersOf(contract.headers ?? []),
@@ -115,11 +117,25 @@ function operationSpec(contract: AnyContract, method: string, path: string) {
             [contract.mediaType ?? "application/json"]: {
               schema: resolver(schema, { options: { io: "output" } }),
             },
+            ...(stream
+              ? {
+                  [stream.mediaType]: {
+                    // One item per line; OpenAPI 3.1 has no schema for a sequence, so the line's.
+                    schema: resolver(stream.item, { options: { io: "output" } }),
+                  },
+                }
+              : {}),
           }
         : undefined,
     };
     return [status, response] as const;
   });
+  const body = contract.body && { "application/json": { schema: resolver(contract.body) } };
+  const form = contract.form && { "application/x-www-form-urlencoded": { schema: resolver(contract.form) } };
+  const parameters = [
+    ...(contract.params ? inputParameters(contract.params, "path") : []),
+    ...(contract.query ? inputParameters(contract.query, "query") : []),
+  ];
   // The contract's own headers are set by its handler, so they are on its success answers only.
   return {
     ...factsSpec({ ...contract, headers: [] }),
@@ -127,10 +143,10 @@ function operationSpec(contract: AnyContract, method: string, path: string) {
     summary: contract.summary,
     description: contract.description,
     tags: [path.match(/^\/v1\/([^/]+)/)?.[1] ?? "service"],
-    parameters: contract.params ? pathParameters(contract.params) : undefined,
-    requestBody: contract.body && {
+    parameters: parameters.length > 0 ? parameters : undefined,
+    requestBody: (body || form) && {
       required: !contract.bodyOptional,
-      content: { "application/json": { schema: resolver(contract.body) } },
+      content: { ...body, ...form },
     },
     responses: Object.fromEntries(responses),
   };
@@ -153,12 +169,12 @@ function capitalise(word: string): string {
 }
 
 /** Typed loosely: openapi-types gives 3.1 parameters a 3.0 schema type. */
-function pathParameters(params: z.ZodMiniType): object[] {
-  const { properties = {} } = z.toJSONSchema(params, { io: "input" });
+function inputParameters(params: z.ZodMiniType, where: "path" | "query"): object[] {
+  const { properties = {}, required = [] } = z.toJSONSchema(params, { io: "input" });
   return Object.entries(properties).map(([name, schema]) => ({
     name,
-    in: "path",
-    required: true,
+    in: where,
+    required: where === "path" || required.includes(name),
     schema,
   }));
 }
@@ -185,10 +201,21 @@ function finishOperation(method: string, operation: Operation): OpenAPIV3_1.Oper
     responses[status] = { ...answer, headers: { ...shared, ...answer.headers } };
   }
   Object.assign(responses, errorResponses(codes, shared));
-  const schemes = unique(security ?? []);
   const finished: OpenAPIV3_1.OperationObject = { ...rest, responses };
-  if (schemes.length > 0) finished.security = [Object.fromEntries(schemes.map((scheme) => [scheme, []]))];
+  const requirements = securityRequirements(unique(security ?? []));
+  if (requirements.length > 0) finished.security = requirements;
   return finished;
+}
+
+/**
+ * The alternatives of an operation's security. An app key names its app, so X-App-Id is not
+ * required beside it; `appKeyOrAppId` (introspection) also takes X-App-Id alone, the legacy way.
+ */
+function securityRequirements(declared: string[]): OpenAPIV3_1.SecurityRequirementObject[] {
+  const appKey: OpenAPIV3_1.SecurityRequirementObject[] = [{ appKey: [] }, { appKeyBasic: [] }];
+  if (declared.includes("appKey")) return appKey;
+  if (declared.includes("appKeyOrAppId")) return [{ appId: [] }, ...appKey];
+  return declared.length > 0 ? [Object.fromEntries(declared.map((scheme) => [scheme, []]))] : [];
 }
 
 function unique<T>(values: T[]): T[] {

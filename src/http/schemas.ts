@@ -5,10 +5,12 @@
  * it describes, so a field the type drops fails to compile.
  */
 import * as z from "zod/mini";
+import type { AuditEntry, AuditPage } from "../admin/audit-log";
+import type { AdminUserView, UserDetail, UserPage } from "../admin/users";
 import type { AccessClaims } from "../auth/access-tokens";
 import type { TokenResponse } from "../auth/session-context";
 import type { SessionView } from "../auth/sessions";
-import type { KeyMaterial } from "../auth/signing-keys";
+import type { PublicJwk } from "../auth/signing-keys";
 import type { UserView } from "../auth/users";
 import type { Health } from "../health";
 import type { MfaRequired } from "../mfa/challenges";
@@ -83,6 +85,7 @@ const activeToken = z.strictObject({
   iss: z.string(),
   sub: z.uuid(),
   aud: z.string(),
+  client_id: z.optional(z.string()),
   iat: seconds,
   exp: seconds,
   jti: z.string(),
@@ -136,12 +139,12 @@ const publicKey = named(
     kid: z.string(),
     alg: z.enum(["ES256", "EdDSA"]),
     use: z.literal("sig"),
-  }) satisfies z.ZodMiniType<NonNullable<KeyMaterial["publicJwk"]>>,
+  }) satisfies z.ZodMiniType<PublicJwk>,
 );
 
 export const jwks = named(
   "JWKS",
-  "Public keys of asymmetric signing (JWT_PRIVATE_KEY); empty with HS256. Never a private part.",
+  "Public keys of asymmetric signing (stored keys: next, current and retired; or JWT_PRIVATE_KEY); empty with HS256 alone. Never a private part.",
   z.strictObject({ keys: z.array(publicKey) }),
 );
 
@@ -177,4 +180,74 @@ export const factors = named(
     ),
     recoveryCodesLeft: z.int().check(z.nonnegative()),
   }) satisfies z.ZodMiniType<FactorsView>,
+);
+
+export const rfcIntrospection = named(
+  "TokenIntrospection",
+  "RFC 7662: for a live access token of the key's app, its standard claims and how the user signed in (`amr`, `aal`); otherwise only `active: false`.",
+  z.union([
+    z.strictObject({
+      active: z.literal(true),
+      client_id: z.string(),
+      token_type: z.literal("Bearer"),
+      exp: seconds,
+      iat: seconds,
+      sub: z.uuid(),
+      aud: z.string(),
+      iss: z.string(),
+      jti: z.string(),
+      amr: z.array(z.string()),
+      aal: z.union([z.literal(1), z.literal(2)]),
+    }),
+    z.strictObject({ active: z.literal(false) }),
+  ]),
+);
+
+const adminUser = named(
+  "AdminUser",
+  "A user as the admin API shows it: the public fields, and whether an operator disabled it.",
+  z.strictObject({
+    ...user.shape,
+    disabledAt: z.nullable(timestamp),
+  }) satisfies z.ZodMiniType<AdminUserView>,
+);
+
+const nextCursor = z
+  .nullable(z.string())
+  .check(z.meta({ description: "Pass as `cursor` for the next page; null on the last page." }));
+
+export const userPage = named(
+  "UserPage",
+  "One page of the app's users, oldest first.",
+  z.strictObject({ users: z.array(adminUser), nextCursor }) satisfies z.ZodMiniType<UserPage>,
+);
+
+export const adminUserEnvelope = z.strictObject({ user: adminUser });
+
+export const userDetail = named(
+  "UserDetail",
+  "A user of the app with its live sessions (`current` is always false here).",
+  z.strictObject({ user: adminUser, sessions: z.array(session) }) satisfies z.ZodMiniType<UserDetail>,
+);
+
+export const loggedOut = z.strictObject({ sessionsEnded: seconds });
+
+export const auditEntry = named(
+  "AuditEntry",
+  "One security event of the app.",
+  z.strictObject({
+    id: z.uuid(),
+    event: z.string(),
+    userId: z.nullable(z.uuid()),
+    ip: z.nullable(z.string()),
+    userAgent: z.nullable(z.string()),
+    details: z.nullable(z.record(z.string(), z.unknown())),
+    createdAt: timestamp,
+  }) satisfies z.ZodMiniType<AuditEntry>,
+);
+
+export const auditPage = named(
+  "AuditPage",
+  "One page of the app's audit, oldest first.",
+  z.strictObject({ events: z.array(auditEntry), nextCursor }) satisfies z.ZodMiniType<AuditPage>,
 );

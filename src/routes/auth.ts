@@ -3,8 +3,9 @@
  * answers, error codes), which validates the request and becomes the OpenAPI document; the
  * handler calls one domain function and shapes the answer. The work lives in src/auth.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import * as z from "zod/mini";
+import type { AccessClaims } from "../auth/access-tokens";
 import { register } from "../auth/accounts";
 import { changePassword, requestEmailToken, resetPassword, verifyEmail } from "../auth/email-flows";
 import { endSessions } from "../auth/end-sessions";
@@ -13,13 +14,22 @@ import { listSessions, refreshSession } from "../auth/sessions";
 import { findUserForToken, toUserView } from "../auth/users";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { isFormRequest } from "../http/body";
 import { endpoint } from "../http/contract";
-import { authContext, countRefreshMiss, rateLimited, requireUser, verifyLiveToken } from "../http/middleware";
+import {
+  authContext,
+  authenticateAppKey,
+  countRefreshMiss,
+  rateLimited,
+  requireUser,
+  verifyLiveToken,
+} from "../http/middleware";
 import {
   accepted,
   introspection,
   mfaRequired,
   registration,
+  rfcIntrospection,
   sessions,
   tokens,
   userEnvelope,
@@ -55,7 +65,27 @@ const schemas = {
   resetPassword: z.object({ token: opaqueToken, password }),
   changePassword: z.object({ currentPassword: password, newPassword: password }),
   introspect: z.object({ token: z.string() }),
+  introspectForm: z.object({
+    token: z.string(),
+    token_type_hint: z.optional(z.string().check(z.maxLength(64))),
+  }),
 };
+
+/** The claims of a token live for the calling app, or undefined (inactive, whatever the reason). */
+async function liveClaims(c: Context<AppEnv>, token: string): Promise<AccessClaims | undefined> {
+  try {
+    return await verifyLiveToken(c, token);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return undefined;
+    throw error;
+  }
+}
+
+/** RFC 7662 §2.2's members, and no others: `client_id` is the app the token was issued to. */
+function rfc7662Claims(claims: AccessClaims) {
+  const { iss, sub, aud, iat, exp, jti, amr, aal } = claims;
+  return { client_id: aud, token_type: "Bearer" as const, exp, iat, sub, aud, iss, jti, amr, aal };
+}
 
 const NO_STORE = { "Cache-Control": "no-store" };
 /** The same answer whether or not the email has an account. */
@@ -85,7 +115,13 @@ export const authRoutes = new Hono<AppEnv>()
         "factor enabled, a right password answers `mfaRequired` and an mfaToken instead of tokens.",
       body: schemas.login,
       responses: { 200: z.union([tokens, mfaRequired]) },
-      errors: ["invalid_credentials", "email_not_verified", "too_many_attempts", "temporarily_unavailable"],
+      errors: [
+        "invalid_credentials",
+        "email_not_verified",
+        "account_disabled",
+        "too_many_attempts",
+        "temporarily_unavailable",
+      ],
     }),
     async (c) => c.json(await login(authContext(c), c.req.valid("json")), 200, NO_STORE),
   )
@@ -98,7 +134,13 @@ export const authRoutes = new Hono<AppEnv>()
       description: "Rotates: reusing a spent refresh token (past a short grace) ends the whole session.",
       body: schemas.refresh,
       responses: { 200: tokens },
-      errors: ["invalid_refresh_token", "refresh_token_expired", "refresh_token_reused", "rate_limited"],
+      errors: [
+        "invalid_refresh_token",
+        "refresh_token_expired",
+        "refresh_token_reused",
+        "account_disabled",
+        "rate_limited",
+      ],
     }),
     async (c) => {
       try {
@@ -116,7 +158,7 @@ export const authRoutes = new Hono<AppEnv>()
       summary: "Confirm an email address with the mailed token",
       body: schemas.emailToken,
       responses: { 200: userEnvelope },
-      errors: ["invalid_token"],
+      errors: ["invalid_token", "account_disabled"],
     }),
     async (c) =>
       c.json({ user: await verifyEmail(authContext(c), c.req.valid("json").token) }, 200, NO_STORE),
@@ -162,7 +204,7 @@ export const authRoutes = new Hono<AppEnv>()
       description: "Ends every session and live access token of the user.",
       body: schemas.resetPassword,
       responses: { 200: userEnvelope },
-      errors: ["invalid_token"],
+      errors: ["invalid_token", "account_disabled"],
     }),
     async (c) => {
       const input = c.req.valid("json");
@@ -235,19 +277,23 @@ export const authRoutes = new Hono<AppEnv>()
     "/introspect",
     endpoint({
       summary: "Ask whether an access token is live (for app backends)",
-      description: "RFC 7662 style: anything not live for the calling app is just `active: false`.",
+      description:
+        "RFC 7662: send `token` (and optionally `token_type_hint`) form-encoded, authenticated with an app key (Bearer or HTTP Basic); the answer has exactly RFC 7662's members. " +
+        "Legacy: a JSON body `{token}` with only X-App-Id is still answered, with Turkey's own claims. Either way, anything not live for the app is just `active: false`.",
       body: schemas.introspect,
-      responses: { 200: introspection },
+      form: schemas.introspectForm,
+      responses: { 200: z.union([rfcIntrospection, introspection]) },
+      security: "appKeyOrAppId",
+      errors: ["app_key_required", "invalid_app_key", "rate_limited"],
     }),
     async (c) => {
-      try {
-        const claims = await verifyLiveToken(c, c.req.valid("json").token);
-        return c.json({ active: true, ...claims }, 200, NO_STORE);
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 401)
-          return c.json({ active: false }, 200, NO_STORE);
-        throw error;
-      }
+      const standard = isFormRequest(c.req.raw);
+      // A key, when one is sent, must be valid, even on the legacy form.
+      if (standard || c.req.header("authorization")) await authenticateAppKey(c);
+      const token = standard ? c.req.valid("form").token : c.req.valid("json").token;
+      const claims = await liveClaims(c, token);
+      if (!claims) return c.json({ active: false }, 200, NO_STORE);
+      return c.json({ active: true, ...(standard ? rfc7662Claims(claims) : claims) }, 200, NO_STORE);
     },
   )
   .get(

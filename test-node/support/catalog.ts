@@ -15,7 +15,7 @@ export async function readCatalog(url: string): Promise<Catalog> {
     url,
     `select c.relname as table, a.attname as column, format_type(a.atttypid, a.atttypmod) as type,
        pg_get_expr(d.adbin, d.adrelid) as default, a.attnotnull as not_null,
-       -- The visible order: a column dropped and added again leaves a gap in attnum, not in the table.
+       -- The column's place among live ones: a column dropped and added again gets a new attnum.
        (row_number() over (partition by c.relname order by a.attnum))::int as position
      from pg_attribute a
        join pg_class c on c.oid = a.attrelid

@@ -31,13 +31,34 @@ export async function send(
   return response;
 }
 
+/**
+ * Like send(), for an answer the Worker streams while its deferred work writes it: the body is
+ * read first (waiting for the work before reading would never end), then checked.
+ */
+export async function sendStreamed(
+  app: Hono<AppEnv>,
+  path: string,
+  init: RequestInit = {},
+): Promise<Response> {
+  const ctx = createExecutionContext();
+  const streamed = await app.request(path, init, bindings, ctx);
+  const body = await streamed.arrayBuffer();
+  await waitOnExecutionContext(ctx);
+  const response = new Response(body, { status: streamed.status, headers: streamed.headers });
+  if (bindings.RESPONSE_CHECK_URL) {
+    const url = new URL(path, "http://turkey.test");
+    await checkAgainstDocument((init.method ?? "GET").toUpperCase(), url.pathname + url.search, response);
+  }
+  return response;
+}
+
 async function checkAgainstDocument(method: string, path: string, response: Response): Promise<void> {
   const exchange = {
     method,
     path,
     status: response.status,
     headers: Object.fromEntries(response.headers),
-    body: await response.clone().text(),
+    body: new TextDecoder().decode(await response.clone().arrayBuffer()),
   };
   const answer = await fetch(String(bindings.RESPONSE_CHECK_URL), {
     method: "POST",

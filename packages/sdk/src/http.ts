@@ -12,6 +12,8 @@ export interface Transport {
 export interface CallOptions {
   method?: "GET" | "POST" | "DELETE";
   body?: unknown;
+  /** Sent form-encoded instead of a JSON body (RFC 7662 introspection). */
+  form?: Record<string, string>;
   token?: string;
 }
 
@@ -39,21 +41,45 @@ export function createTransport(options: {
 /** Sends one request under /v1/auth; resolves to the JSON (undefined for 204). */
 export async function call<T>(transport: Transport, path: string, options: CallOptions = {}): Promise<T> {
   const headers: Record<string, string> = { "X-App-Id": transport.appId };
-  if (options.body !== undefined) headers["Content-Type"] = "application/json";
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  return json<T>(await send(transport, `/v1/auth${path}`, options, headers));
+}
+
+/** Sends one request under /v1; resolves to the answer, throwing a TurKeyError unless it is 2xx. */
+export async function send(
+  transport: Transport,
+  path: string,
+  options: CallOptions,
+  headers: Record<string, string>,
+): Promise<Response> {
+  let body: string | undefined;
+  if (options.form) {
+    headers["Content-Type"] = "application/x-www-form-urlencoded";
+    body = new URLSearchParams(options.form).toString();
+  } else if (options.body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(options.body);
+  }
   let response: Response;
   try {
-    response = await transport.fetch(`${transport.baseUrl}/v1/auth${path}`, {
-      method: options.method ?? (options.body === undefined ? "GET" : "POST"),
+    response = await transport.fetch(`${transport.baseUrl}${path}`, {
+      method: options.method ?? (body === undefined ? "GET" : "POST"),
       headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      body,
     });
   } catch (cause) {
     throw new TurKeyError({ code: "network_error", status: 0, message: "Could not reach the server", cause });
   }
+  if (!response.ok) {
+    throw toError(response, await response.json().catch(() => undefined), transport.now());
+  }
+  return response;
+}
+
+/** The JSON of a 2xx answer (undefined for 204). */
+export async function json<T>(response: Response): Promise<T> {
   if (response.status === 204) return undefined as T;
   const data: unknown = await response.json().catch(() => undefined);
-  if (!response.ok) throw toError(response, data, transport.now());
   if (data === undefined) throw invalidResponse(response.status);
   return data as T;
 }

@@ -65,6 +65,8 @@ export interface AccessTokenClaims {
   sub: string;
   /** The app id the token was issued for. */
   aud: string;
+  /** RFC 9068: the app id again (absent on tokens issued before Turkey followed RFC 9068). */
+  client_id?: string;
   exp: number;
   iat: number;
   jti: string;
@@ -156,3 +158,60 @@ export type AuthStateListener = (event: AuthChangeEvent, user: User | null) => v
 
 /** The subset of `fetch` the SDK uses, so tests and servers can pass their own. */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+/** A user as the admin API shows it. */
+export interface AdminUser extends User {
+  /** When an operator disabled the account; null while it is enabled. */
+  disabledAt: string | null;
+}
+
+export interface AdminUserPage {
+  users: AdminUser[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface AdminUserDetail {
+  user: AdminUser;
+  sessions: SessionInfo[];
+}
+
+export interface AuditEntry {
+  id: string;
+  event: string;
+  userId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  details: Record<string, unknown> | null;
+  createdAt: string;
+}
+
+export interface AuditPage {
+  events: AuditEntry[];
+  nextCursor: string | null;
+}
+
+export interface AuditFilter {
+  /** ISO 8601; inclusive. */
+  since?: string;
+  /** ISO 8601; exclusive. */
+  until?: string;
+  event?: string;
+  userId?: string;
+  cursor?: string;
+}
+
+/** RFC 7662's answer, as Turkey gives it to an app key. */
+export type TokenIntrospection =
+  | {
+      active: true;
+      client_id: string;
+      token_type: "Bearer";
+      exp: number;
+      iat: number;
+      sub: string;
+      aud: string;
+      iss: string;
+      jti: string;
+    }
+  | { active: false };

@@ -1,4 +1,5 @@
 /** `gravy app add | list | remove`. */
+import { createAppKey, listAppKeys, revokeAppKey } from "../app-keys";
 import { addApp, checkNewApp, listApps, removeApp } from "../apps";
 import type { Command } from "../command";
 import { databaseTarget, withDatabase } from "../database";
@@ -66,4 +67,68 @@ const remove: Command = {
   },
 };
 
-export const appCommands: Command[] = [add, list, remove];
+const KEY_CACHE_NOTE = "Running Workers refuse it within 5 s (their key cache).";
+
+const keyCreate: Command = {
+  name: "app key create",
+  summary: "Create a key for the app's backend (admin API, introspection); printed once.",
+  arguments: "<appId>",
+  positionals: { min: 1, max: 1 },
+  options: {
+    name: { type: "string", valueName: "name", description: "what the key is for; recorded in the audit" },
+  },
+  async run(ctx) {
+    const name = ctx.string("name")?.trim() || "default";
+    const created = await withDatabase(databaseTarget(ctx.io.env), (handle) =>
+      createAppKey(handle.pool, ctx.positional(0), name),
+    );
+    if (ctx.json) return writeJson(ctx.io, { created });
+    writeLines(
+      ctx.io,
+      `Created key "${created.name}" (${created.id}) for app "${created.appId}":`,
+      "",
+      `  ${created.key}`,
+      "",
+      "It is shown only now; store it as a secret of the app's backend.",
+    );
+  },
+};
+
+const keyList: Command = {
+  name: "app key list",
+  summary: "List the app's keys: name, created, last used, revoked.",
+  arguments: "<appId>",
+  positionals: { min: 1, max: 1 },
+  async run(ctx) {
+    const keys = await withDatabase(databaseTarget(ctx.io.env), (handle) =>
+      listAppKeys(handle.pool, ctx.positional(0)),
+    );
+    if (ctx.json) return writeJson(ctx.io, { keys });
+    if (keys.length === 0) return writeLines(ctx.io, "No keys. Create one with `gravy app key create`.");
+    writeLines(
+      ctx.io,
+      formatTable(keys, [
+        { key: "id", title: "Id" },
+        { key: "name", title: "Name" },
+        { key: "createdAt", title: "Created" },
+        { key: "lastUsedAt", title: "Last used" },
+        { key: "revokedAt", title: "Revoked" },
+      ]),
+    );
+  },
+};
+
+const keyRevoke: Command = {
+  name: "app key revoke",
+  summary: "Revoke one of the app's keys.",
+  arguments: "<appId> <keyId>",
+  positionals: { min: 2, max: 2 },
+  async run(ctx) {
+    const [appId, keyId] = [ctx.positional(0), ctx.positional(1)];
+    await withDatabase(databaseTarget(ctx.io.env), (handle) => revokeAppKey(handle.pool, appId, keyId));
+    if (ctx.json) return writeJson(ctx.io, { revoked: keyId });
+    writeLines(ctx.io, `Revoked key ${keyId} of app "${appId}".`, KEY_CACHE_NOTE);
+  },
+};
+
+export const appCommands: Command[] = [add, list, remove, keyCreate, keyList, keyRevoke];
