@@ -103,7 +103,10 @@ export async function verifyAccessToken(
 }
 
 /** `at+jwt` with the app as client_id, or the legacy `JWT` type on a token old enough to be one. */
-function hasAccessType(typ: string | undefined, claims: Pick<AccessClaims, "client_id" | "aud" | "iat">): boolean {
+function hasAccessType(
+  typ: string | undefined,
+  claims: Pick<AccessClaims, "client_id" | "aud" | "iat">,
+): boolean {
   const type = typ?.toLowerCase().replace(/^application\//, "");
   if (type === ACCESS_TOKEN_TYP) return claims.client_id === claims.aud;
   return type === "jwt" && claims.client_id === undefined && claims.iat < LEGACY_TYP_ISSUED_BEFORE;

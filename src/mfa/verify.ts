@@ -7,7 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
-import { passwordDigestIs, startSession } from "../auth/login";
+import { isDisabled, passwordDigestIs, startSession } from "../auth/login";
 import type { AuthContext, TokenResponse } from "../auth/session-context";
 import { planIssue, type SignIn, tokenResponse } from "../auth/sessions";
 import { userFromSql } from "../auth/users";
@@ -41,9 +41,9 @@ export async function verifyMfa(
     spendChallenge(ctx, challenge.id),
   );
   if (!started) {
-    // Spent by a parallel request, expired, or the password changed meanwhile.
+    // Disabled by an operator, spent by a parallel request, expired, or the password changed meanwhile.
     await attempt?.release();
-    throw new ApiError("mfa_token_invalid");
+    throw new ApiError((await isDisabled(ctx, challenge.userId)) ? "account_disabled" : "mfa_token_invalid");
   }
   await attempt?.settle(true);
   const user = await ctx.db.execute(sql`

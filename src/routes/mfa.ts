@@ -40,7 +40,13 @@ export const mfaRoutes = new Hono<AppEnv>()
         "wrong codes count towards the account's lockout.",
       body: schemas.verify,
       responses: { 200: tokens },
-      errors: ["mfa_token_invalid", "invalid_mfa_code", "too_many_attempts", "temporarily_unavailable"],
+      errors: [
+        "mfa_token_invalid",
+        "invalid_mfa_code",
+        "account_disabled",
+        "too_many_attempts",
+        "temporarily_unavailable",
+      ],
     }),
     async (c) => c.json(await verifyMfa(authContext(c), c.req.valid("json")), 200, NO_STORE),
   )
