@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
 import { hotp, timeStep } from "../src/mfa/totp";
 import { forgetRevocations } from "../src/revocation";
+import { admin, basic, createAppKey } from "./support/app-keys";
 import {
   client,
   createTestApp,
@@ -191,6 +192,34 @@ describe("signing in with a second factor", () => {
     // Single-use.
     const reused = await verify({ mfaToken: token, code: codeAt(totp, 30) });
     expect(await errorCode(reused)).toBe("mfa_token_invalid");
+  });
+
+  it("answers amr and aal in RFC 7662 introspection with an app key", async () => {
+    const { email, totp } = await enrol();
+    const response = await verify({ mfaToken: await mfaToken(email), code: codeAt(totp) });
+    const tokens = (await response.json()) as Tokens;
+    const { key } = await createAppKey(appId);
+    const introspected = await send(app, "/v1/auth/introspect", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(appId, key) },
+      body: new URLSearchParams({ token: tokens.accessToken }),
+    });
+    expect(await introspected.json()).toMatchObject({
+      active: true,
+      client_id: appId,
+      amr: ["pwd", "otp"],
+      aal: 2,
+    });
+  });
+
+  it("answers account_disabled when an operator disabled the user between password and code", async () => {
+    const { email, tokens, totp } = await enrol();
+    const token = await mfaToken(email);
+    const { key } = await createAppKey(appId);
+    const disabled = await admin(app, key).post(`/users/${decodeJwt(tokens.accessToken).sub}/disable`);
+    expect(disabled.status).toBe(200);
+    const response = await verify({ mfaToken: token, code: codeAt(totp) });
+    expect(await errorCode(response)).toBe("account_disabled");
   });
 
   it("refuses a replayed code, even when parallel requests present it together", async () => {
