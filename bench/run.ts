@@ -2,6 +2,8 @@
  * `npm run bench [-- --quick]`: Turkey under load on workerd, against a bare Hono worker on
  * the same runtime (the ceiling), plus counted SQL and KV round trips, password hashing cost,
  * and the sizes of what ships. Prints one table and writes bench/results/latest.json.
+ * `-- --scale [--tiny]` runs the scale scenario instead (./lib/scale.ts), `-- --soak
+ * [--seconds N]` the soak through database faults (./lib/soak.ts).
  *
  * Exits non-zero only when the set-up fails or a scenario had errors (or completed nothing),
  * never on a figure: the figures of a shared 2-core machine are too noisy to gate on.
@@ -23,8 +25,10 @@ import {
   writeResults,
 } from "./lib/report";
 import { type MemoryReading, measureRequestCpu, sampleMemoryDuring } from "./lib/runtime";
+import { runScale } from "./lib/scale";
 import { buildScenarios } from "./lib/scenarios";
 import { buildWorker, measureSdk } from "./lib/sizes";
+import { DEFAULT_SOAK_SECONDS, runSoak } from "./lib/soak";
 
 const FULL = { connections: 10, warmupSeconds: 3, seconds: 10, hashSamples: 9, cpuLogins: 20 };
 const QUICK = { connections: 10, warmupSeconds: 1, seconds: 3, hashSamples: 3, cpuLogins: 5 };
@@ -47,7 +51,7 @@ async function run(settings: Settings): Promise<Results> {
   const hashMs = await timeHashing(dir, settings.hashSamples);
   step("wrangler dev: Turkey, Turkey with PASSWORD_HASH=scrypt, and the ceiling worker");
   const servers = await startWorkers(dir, database, vars, { turkey, ceiling });
-  const fixtures = await createFixtures(servers.turkeyUrl, servers.turkeyScryptUrl, settings.connections * 2);
+  const fixtures = await createFixtures(servers.turkeyUrl, servers.turkeyScryptUrl, database.url);
   const { scenarios, memory } = await loadAll(servers, fixtures, counts, settings);
   step(`CPU per request: ${settings.cpuLogins} logins and health checks one at a time, per Turkey`);
   const requestCpu = {
@@ -116,6 +120,10 @@ function step(text: string): void {
 
 async function main(): Promise<number> {
   cleanUpOnSignals();
+  const args = process.argv.slice(2);
+  if (args.includes("--scale") || args.includes("--tiny"))
+    return runAlone(() => runScale(args.includes("--tiny"), step));
+  if (args.includes("--soak")) return runAlone(() => runSoak(soakSeconds(args), step));
   const settings: Settings = process.argv.includes("--quick") ? QUICK : FULL;
   try {
     const results = await run(settings);
@@ -131,6 +139,27 @@ async function main(): Promise<number> {
     step("stopping what the bench started");
     await cleanUp();
   }
+}
+
+/** A separate scenario: its own set-up, report and exit code, the same cleanup. */
+async function runAlone(scenario: () => Promise<number>): Promise<number> {
+  try {
+    return await scenario();
+  } catch (error) {
+    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  } finally {
+    step("stopping what the bench started");
+    await cleanUp();
+  }
+}
+
+/** `--seconds N` after `--soak`; about three minutes unless said. */
+function soakSeconds(args: string[]): number {
+  const given = args.indexOf("--seconds");
+  const seconds = given >= 0 ? Number(args[given + 1]) : DEFAULT_SOAK_SECONDS;
+  if (!Number.isFinite(seconds) || seconds < 60) throw new Error("--seconds must be a number ≥ 60");
+  return seconds;
 }
 
 main().then((code) => process.exit(code));

@@ -4,18 +4,21 @@
  * tables holding tens of thousands of rows — and with sequential scans allowed, so the
  * planner chooses the index because it is the better plan, not because it is forced to.
  */
+import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scansOf, sequentialScansOfLargeTables } from "../bench/lib/plans";
 import { createApp } from "../src/app";
 import { sealAudit } from "../src/audit/seal";
-import { runCleanup } from "../src/cron/cleanup";
+import { DEFAULT_BATCH_SIZE, runCleanup } from "../src/cron/cleanup";
 import { REPUBLISH_PER_TICK } from "../src/cron/index";
+import { batchStatement, retentionRules } from "../src/cron/retention";
 import { openWorkerDatabase } from "../src/db";
 import { republishRevocations } from "../src/revocation";
-import { client, createTestApp, PASSWORD, uniqueEmail } from "./support/fixtures";
+import { client, createTestApp, PASSWORD } from "./support/fixtures";
+import { serveSessionHotPaths } from "./support/hot-paths";
 import { mailedToken } from "./support/sdk";
-import { bindings, postJson, send } from "./support/worker";
+import { bindings } from "./support/worker";
 
 interface Captured {
   sql: string;
@@ -63,26 +66,11 @@ async function scansOfStatement(statement: Captured) {
 
 /** Serves the hot paths once each, capturing every statement they send. */
 async function serveHotPaths(): Promise<void> {
+  const email = await serveSessionHotPaths(app, appId);
   const api = client(app, appId);
-  const email = uniqueEmail();
-  const tokens = await api.register(email);
-  await api.login(email);
-  const refreshed = await api.post("/v1/auth/refresh", { refreshToken: tokens.refreshToken });
-  expect(refreshed.status).toBe(200);
-  await api.post("/v1/auth/refresh", { refreshToken: "no-such-token" });
-  await api.get("/v1/auth/me", tokens.accessToken);
-  const dbCheck = { REVOCATION_CHECK: "db" };
-  await send(
-    app,
-    "/v1/auth/introspect",
-    postJson({ token: tokens.accessToken }, { "x-app-id": appId }),
-    dbCheck,
-  );
   await api.post("/v1/auth/forgot-password", { email });
   const reset = { token: await mailedToken(email, "reset-password"), password: PASSWORD };
   expect((await api.post("/v1/auth/reset-password", reset)).status).toBe(200);
-  const again = await api.login(email);
-  expect((await api.post("/v1/auth/logout-all", {}, again.accessToken)).status).toBe(204);
   const handle = openWorkerDatabase(bindings, { onQuery: (sql, params) => captured.push({ sql, params }) });
   try {
     await sealAudit(handle.db, 10);
@@ -102,7 +90,7 @@ const INTENDED: [RegExp, string][] = [
   [/select expires_at from revoked_jti where jti =/s, "revoked_jti_pkey"],
   [/delete from "revoked_jti" where ctid in/s, "revoked_jti_expires_idx"],
   [
-    /delete from "refresh_tokens" where ctid in .*expires_at < now\(\) and not exists/s,
+    /delete from "refresh_tokens" where ctid in .*expires_at < now\(\) and \(\s*select max\(session\.expires_at\)/s,
     "refresh_tokens_expires_idx",
   ],
   [/delete from "refresh_tokens" where ctid in .*revoked_at < now\(\)/s, "refresh_tokens_revoked_idx"],
@@ -155,6 +143,57 @@ describe("query plans", () => {
       }
     }
     expect([...unmatched]).toEqual([]);
+  });
+
+  it("clear ended sessions by probing each through the session index while most rows have expired", async () => {
+    const rule = retentionRules({ auditRetentionDays: 400, auditPiiDays: 30 }).find(
+      (candidate) => candidate.key === "refreshTokensExpired",
+    );
+    if (!rule) throw new Error("no rule for expired refresh rows");
+    const statement = new PgDialect().sqlToQuery(batchStatement(rule, DEFAULT_BATCH_SIZE));
+    // Ended sessions, fewer than the live ones: the planner then expects nearly every expired
+    // row to have a live sibling, as it does at millions of rows, and a NOT EXISTS written
+    // here became a hash anti join over a sequential scan. Rolled back, statistics included,
+    // so the suites sharing the database never see these rows.
+    await connection.query("begin");
+    try {
+      await connection.query(
+        `insert into refresh_tokens (app_id, user_id, session_id, token_hash, access_jti, access_expires_at,
+           expires_at, session_created_at)
+           select app_id, id, md5(id::text || 'ended')::uuid, md5(random()::text), gen_random_uuid()::text,
+             now() - interval '8 days', now() - interval '1 day', now() - interval '8 days'
+           from users, generate_series(1, 2) where app_id = $1;
+         analyze refresh_tokens;`.replaceAll("$1", `'${appId}'`),
+      );
+      const scans = await scansOfStatement({ sql: statement.sql, params: statement.params });
+      expect(sequentialScansOfLargeTables(scans)).toEqual([]);
+      expect(scans.map((scan) => scan.index)).toContain("refresh_tokens_session_idx");
+    } finally {
+      await connection.query("rollback");
+    }
+  });
+
+  it("take expired revocations oldest first through their index while most of them have expired", async () => {
+    const rule = retentionRules({ auditRetentionDays: 400, auditPiiDays: 30 }).find(
+      (candidate) => candidate.key === "revokedJti",
+    );
+    if (!rule) throw new Error("no rule for revocations");
+    const statement = new PgDialect().sqlToQuery(batchStatement(rule, DEFAULT_BATCH_SIZE));
+    // With many rows due, a bare LIMIT let the planner bet on a sequential scan finding them
+    // early; rolled back, statistics included, as above.
+    await connection.query("begin");
+    try {
+      await connection.query(
+        `insert into revoked_jti (jti, app_id, expires_at, published_to_kv)
+           select 'plans-expired-' || i, '${appId}', now() - interval '1 hour', true from generate_series(1, 60000) i;
+         analyze revoked_jti;`,
+      );
+      const scans = await scansOfStatement({ sql: statement.sql, params: statement.params });
+      expect(sequentialScansOfLargeTables(scans)).toEqual([]);
+      expect(scans.map((scan) => scan.index)).toContain("revoked_jti_expires_idx");
+    } finally {
+      await connection.query("rollback");
+    }
   });
 
   it.each(INSIDE_FUNCTIONS)("use an index inside the audit's functions: %s", async (statement, index) => {

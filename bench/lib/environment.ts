@@ -10,7 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ASSETS_DIR } from "../../scripts/docs-assets";
-import { startEmbeddedPostgres } from "../../src/cli/embedded-postgres";
+import { createDatabaseIfMissing, startEmbeddedPostgres } from "../../src/cli/embedded-postgres";
 import { parseConfig } from "../../src/config";
 import { applyMigrations, ensureApp } from "../../src/db/migrate";
 import { onCleanup, startService, waitUntilServing } from "./processes";
@@ -80,9 +80,22 @@ export async function startDatabase(dir: string): Promise<Database> {
     persistent: false,
   });
   onCleanup(() => server.stop());
-  await applyMigrations(server.url);
-  await ensureApp(server.url, { id: APP_ID, name: "Bench", url: "http://127.0.0.1" });
-  return { url: server.url, hyperdriveUrl: `${server.url}?sslmode=disable` };
+  return prepareDatabase(server.url);
+}
+
+/** A second database on the same server as `database`: migrated, with the app `bench`. */
+export async function addDatabase(database: Database, name: string): Promise<Database> {
+  const url = new URL(database.url);
+  url.pathname = "/postgres";
+  await createDatabaseIfMissing(url.href, name);
+  url.pathname = `/${name}`;
+  return prepareDatabase(url.href);
+}
+
+export async function prepareDatabase(url: string): Promise<Database> {
+  await applyMigrations(url);
+  await ensureApp(url, { id: APP_ID, name: "Bench", url: "http://127.0.0.1" });
+  return { url, hyperdriveUrl: `${url}?sslmode=disable` };
 }
 
 /**
@@ -95,19 +108,8 @@ export async function startWorkers(
   vars: Record<string, string>,
   builds: { turkey: BuiltWorker; ceiling: BuiltWorker },
 ): Promise<Servers> {
-  const hyperdrive = { CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: database.hyperdriveUrl };
-  const startTurkey = async (name: string, variables: Record<string, string>) => {
-    const envFile = path.join(dir, `${name}.env`);
-    await writeFile(envFile, toEnvFile(variables), { mode: 0o600 });
-    // The configuration copy sits elsewhere, so its relative assets directory is named here.
-    return startWrangler(
-      dir,
-      name,
-      builds.turkey,
-      ["--env-file", envFile, "--assets", ASSETS_DIR],
-      hyperdrive,
-    );
-  };
+  const startTurkey = (name: string, variables: Record<string, string>) =>
+    startTurkeyWorker(dir, name, builds.turkey, database, variables);
   const turkey = await startTurkey("turkey", vars);
   const turkeyScrypt = await startTurkey("turkey-scrypt", { ...vars, PASSWORD_HASH: "scrypt" });
   const ceiling = await startWrangler(dir, "ceiling", builds.ceiling);
@@ -124,6 +126,22 @@ export async function startWorkers(
     turkey,
     turkeyScrypt,
   };
+}
+
+/** One Turkey from a prebuilt bundle, on the given database, with the given variables. */
+export async function startTurkeyWorker(
+  dir: string,
+  name: string,
+  build: BuiltWorker,
+  database: Database,
+  variables: Record<string, string>,
+): Promise<Wrangler> {
+  const envFile = path.join(dir, `${name}.env`);
+  await writeFile(envFile, toEnvFile(variables), { mode: 0o600 });
+  // The configuration copy sits elsewhere, so its relative assets directory is named here.
+  return startWrangler(dir, name, build, ["--env-file", envFile, "--assets", ASSETS_DIR], {
+    CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: database.hyperdriveUrl,
+  });
 }
 
 /**
@@ -177,7 +195,7 @@ function toEnvFile(vars: Record<string, string>): string {
 }
 
 /** A port of the bench's range that nothing listens on and this run has not handed out. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = PORT_RANGE.first + Math.floor(Math.random() * (PORT_RANGE.last - PORT_RANGE.first + 1));
     if (taken.has(port) || !(await canListen(port))) continue;

@@ -26,6 +26,8 @@ export interface LoadFigures {
   completed: number;
   /** Length of the measured window. */
   seconds: number;
+  /** Requests answered in all runs, warm-up included. */
+  answered: number;
 }
 
 /** Slower than this and a request counts as an error; login under load queues for seconds. */
@@ -59,6 +61,7 @@ export async function measure(scenario: Scenario, settings: LoadSettings): Promi
     errorDetail: describeErrors(runs),
     completed: result["2xx"],
     seconds,
+    answered: runs.reduce((sum, run) => sum + run.requests.total, 0),
   };
 }
 

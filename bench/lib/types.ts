@@ -30,3 +30,10 @@ export interface WasmReading {
   logins: number;
   bytes: number;
 }
+
+/** One statement the app sent, with its EXPLAIN: JSON (to check) and text (to print). */
+export interface PlannedStatement {
+  sql: string;
+  plan: unknown;
+  text: string;
+}
