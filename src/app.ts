@@ -18,9 +18,11 @@ import { documented, endpoint } from "./http/contract";
 import { requireApp } from "./http/middleware";
 import * as schemas from "./http/schemas";
 import { describeError, log } from "./log";
+import { accountRoutes } from "./routes/account";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { docsRoutes } from "./routes/docs";
+import { emailLoginRoutes } from "./routes/email-login";
 import { mfaRoutes } from "./routes/mfa";
 import "./validation";
 
@@ -136,6 +138,8 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.route("/v1/auth", authRoutes);
   app.route("/v1/auth/mfa", mfaRoutes);
   app.route("/v1/admin", adminRoutes);
+  app.route("/v1/auth", accountRoutes);
+  app.route("/v1/auth", emailLoginRoutes);
 
   app.notFound(() => {
     throw new ApiError("not_found");

@@ -34,7 +34,14 @@ export type AuditEvent =
   | "admin_user_enabled"
   | "admin_logout"
   | "admin_email_verified"
-  | "admin_audit_read";
+  | "admin_audit_read"
+  | "password_check_failed"
+  | "email_change_requested"
+  | "email_changed"
+  | "email_change_refused"
+  | "account_deleted"
+  | "email_login_requested"
+  | "email_login_failed";
 
 /** Who is asking: read from the request by the HTTP layer. */
 export interface Client {

@@ -24,6 +24,8 @@ export const ERRORS = {
   email_taken: { status: 409, message: "An account with this email already exists in this app" },
   email_not_verified: { status: 403, message: "Confirm your email address before signing in" },
   invalid_token: { status: 400, message: "This link is invalid or has expired" },
+  invalid_code: { status: 401, message: "The code is wrong or has expired; ask for a new one" },
+  email_login_disabled: { status: 403, message: "Sign-in by email is not enabled for this app" },
   token_missing: { status: 401, message: "Send an access token as Authorization: Bearer <token>" },
   token_invalid: { status: 401, message: "The access token is not valid" },
   token_expired: { status: 401, message: "The access token has expired" },

@@ -89,4 +89,24 @@ describe("app commands", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toBe('No app "nope"\n');
   });
+
+  it("set turns an app's features on and off, and refuses anything but on or off", async () => {
+    await gravy(["app", "add", "switches", "--name", "Switches", "--url", "https://s.example"], env);
+    const on = await gravyJson<Record<string, unknown>>(
+      ["app", "set", "switches", "--email-login", "on", "--hosted-pages", "on"],
+      env,
+    );
+    expect(on).toEqual({ app: "switches", emailLogin: true, emailSignup: false, hostedPages: true });
+    const text = await gravy(["app", "set", "switches", "--email-login", "off"], env);
+    expect(text.stdout).toContain('App "switches": email login off, email sign-up off, hosted pages on.');
+    for (const [argv, message] of [
+      [["app", "set", "switches", "--email-login", "yes"], "--email-login must be on or off"],
+      [["app", "set", "switches"], "Nothing to set"],
+      [["app", "set", "nope", "--email-login", "on"], 'No app "nope"'],
+    ] as [string[], string][]) {
+      const result = await gravy(argv, env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(message);
+    }
+  });
 });

@@ -66,6 +66,7 @@ describe("db cleanup", () => {
       emailTokensUsed: 1,
       emailTokensExpired: 1,
       mfaChallengesExpired: 1,
+      emailLogins: 0,
       auditPii: 0,
       auditExpired: 0,
     });

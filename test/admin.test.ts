@@ -179,6 +179,41 @@ describe("logout and verify-email", () => {
   });
 });
 
+describe("DELETE /v1/admin/users/:id", () => {
+  it("deletes as the user's own deletion: tokens revoked, rows gone, the audit names the key, not the address", async () => {
+    const email = uniqueEmail();
+    const first = await api().register(email);
+    const second = await api().login(email);
+    const other = admin(app, otherKey);
+    expect(await errorCode(await other.delete(`/users/${first.user.id}`))).toBe("not_found");
+    expect((await api().get("/v1/auth/me", first.accessToken)).status).toBe(200);
+
+    const deleted = await ops().delete(`/users/${first.user.id}`);
+    expect(deleted.status).toBe(204);
+    for (const tokens of [first, second]) {
+      forgetRevocations();
+      expect(await errorCode(await api().get("/v1/auth/me", tokens.accessToken))).toBe("token_revoked");
+      expect((await api().post("/v1/auth/refresh", { refreshToken: tokens.refreshToken })).status).toBe(401);
+    }
+    expect(await errorCode(await ops().get(`/users/${first.user.id}`))).toBe("not_found");
+    expect(await errorCode(await ops().delete(`/users/${first.user.id}`))).toBe("not_found");
+
+    const handle = openTestDatabase();
+    try {
+      const rows = await handle.db.execute<{ event: string; details: Record<string, unknown> | null }>(
+        sql`select event, details from audit where app_id = ${appId} and user_id = ${first.user.id}::uuid`,
+      );
+      const deletion = rows.rows.find((row) => row.event === "account_deleted");
+      expect(deletion?.details).toMatchObject({ reason: "admin_api", appKey: "support-desk" });
+      expect(JSON.stringify(rows.rows)).not.toContain(email);
+    } finally {
+      await handle.close();
+    }
+    // The address may register again.
+    expect((await api().register(email)).user.id).not.toBe(first.user.id);
+  });
+});
+
 describe("a second app's key", () => {
   it("never sees or touches the first app's users, on any route", async () => {
     const email = uniqueEmail();
@@ -192,6 +227,7 @@ describe("a second app's key", () => {
     for (const action of ["disable", "enable", "verify-email", "logout"]) {
       expect(await errorCode(await other.post(`/users/${victim.user.id}/${action}`))).toBe("not_found");
     }
+    expect(await errorCode(await other.delete(`/users/${victim.user.id}`))).toBe("not_found");
     const audit = await json<{ events: AuditEntry[] }>(await other.get(`/audit?userId=${victim.user.id}`));
     expect(audit.events).toEqual([]);
     // Naming the first app with the second app's key is refused outright.

@@ -26,7 +26,14 @@ function registryOf(apps: App[]) {
   };
 }
 
-const shop: App = { id: "shop", name: "Shop", url: "https://shop.example" };
+const shop: App = {
+  id: "shop",
+  name: "Shop",
+  url: "https://shop.example",
+  emailLogin: false,
+  emailSignup: false,
+  hostedPages: false,
+};
 
 beforeEach(() => forgetApps());
 

@@ -9,6 +9,7 @@ const SEED_TABLES = [
   "apps",
   "audit",
   "audit_chains",
+  "email_logins",
   "email_tokens",
   "refresh_tokens",
   "revoked_jti",
@@ -67,6 +68,7 @@ describe("migrations", () => {
       expect(result.rows.map((row) => row.table_name).sort()).toEqual([
         "app_keys",
         "audit",
+        "email_logins",
         "email_tokens",
         "mfa_challenges",
         "mfa_factors",

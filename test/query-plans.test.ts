@@ -81,7 +81,7 @@ async function serveHotPaths(): Promise<void> {
   }
 }
 
-/** Statements that must use a named index (matched on their SQL text). */
+/** Statements that must use a named index (matched on their SQL text; `a|b`: either one). */
 const INTENDED: [RegExp, string][] = [
   [/from users where email = .* and app_id =/s, "users_email_app_idx"],
   [/with owner as .*where r\.token_hash =/s, "refresh_tokens_hash_idx"],
@@ -100,7 +100,9 @@ const INTENDED: [RegExp, string][] = [
     /select distinct coalesce\(app_id, ''\) as chain from audit where chain_seq is null/s,
     "audit_unsealed_idx",
   ],
-  [/where chain_seq is null and coalesce\(app_id, ''\) =/s, "audit_unsealed_idx"],
+  // One chain's unsealed rows: the chain index (app, chain_seq is null) and the partial index of
+  // unsealed rows serve it equally well; the planner picks one by statistics.
+  [/where chain_seq is null and coalesce\(app_id, ''\) =/s, "audit_chain_idx|audit_unsealed_idx"],
   [/where published_to_kv = false and expires_at >/s, "revoked_jti_unpublished_idx"],
 ];
 
@@ -135,10 +137,11 @@ describe("query plans", () => {
       expect(sequentialScansOfLargeTables(scans), statement.sql).toEqual([]);
       for (const [pattern, index] of INTENDED) {
         if (!pattern.test(statement.sql)) continue;
+        const used = scans.map((scan) => scan.index);
         expect(
-          scans.map((scan) => scan.index),
-          statement.sql,
-        ).toContain(index);
+          used.filter((name) => name !== undefined && index.split("|").includes(name)),
+          `${statement.sql}\nused: ${used.join(", ")}`,
+        ).not.toEqual([]);
         unmatched.delete(index);
       }
     }

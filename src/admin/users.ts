@@ -6,6 +6,7 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, type AuditEvent } from "../audit";
+import { deleteUser } from "../auth/delete-user";
 import { endSessions, publishEnded, revokeSessions } from "../auth/end-sessions";
 import { listSessions, type SessionView } from "../auth/sessions";
 import { toUserView, type UserView, userFromSql } from "../auth/users";
@@ -135,6 +136,20 @@ export async function logoutUser(ctx: AdminContext, userId: string): Promise<num
     event: "admin_logout",
     details: { appKey: ctx.key.name, appKeyId: ctx.key.id },
   });
+}
+
+/**
+ * Deletes the user exactly as its own deletion does (tokens revoked, rows gone, the audit kept
+ * under the user id only); the audit row names the key that asked.
+ */
+export async function removeUser(ctx: AdminContext, userId: string): Promise<void> {
+  const deleted = await deleteUser(ctx.db, ctx.app.id, userId, "admin_api", {
+    client: ctx.client,
+    now: ctx.now,
+    details: { appKey: ctx.key.name, appKeyId: ctx.key.id },
+  });
+  if (!deleted) throw noSuchUser();
+  await publishEnded(ctx, { sessions: 0, tokens: deleted.revoked });
 }
 
 /** One UPDATE of the user in this app, audited in the same statement. */

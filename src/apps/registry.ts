@@ -11,6 +11,12 @@ export interface App {
   id: string;
   name: string;
   url: string;
+  /** Passwordless sign-in by mailed code or link. */
+  emailLogin: boolean;
+  /** With emailLogin: an unknown address gets an account on first sign-in. */
+  emailSignup: boolean;
+  /** Mailed links open Turkey's own pages (/pages/<appId>/…) instead of the app's. */
+  hostedPages: boolean;
 }
 
 const CACHE_TTL_MS = 30_000;
@@ -25,7 +31,14 @@ export async function findApp(db: Database, appId: string, nowMs: number): Promi
   if (cached && cached.expiresAtMs > nowMs) return cached.app;
   if ((unknown.get(appId) ?? 0) > nowMs) return undefined;
   const [row] = await db
-    .select({ id: apps.id, name: apps.name, url: apps.url })
+    .select({
+      id: apps.id,
+      name: apps.name,
+      url: apps.url,
+      emailLogin: apps.emailLogin,
+      emailSignup: apps.emailSignup,
+      hostedPages: apps.hostedPages,
+    })
     .from(apps)
     .where(eq(apps.id, appId));
   if (row) remember(known, MAX_KNOWN, appId, { app: row, expiresAtMs: nowMs + CACHE_TTL_MS });

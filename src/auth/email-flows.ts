@@ -6,7 +6,13 @@
 import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
-import { type EmailTokenKind, planEmailToken, storeThrottledToken, tokenEmail } from "./email-tokens";
+import {
+  type AccountEmailKind,
+  type EmailTokenKind,
+  planEmailToken,
+  storeThrottledToken,
+  tokenEmail,
+} from "./email-tokens";
 import { type EndedSessions, publishEnded, revokeSessions } from "./end-sessions";
 import { isDisabled } from "./login";
 import {
@@ -31,7 +37,7 @@ import {
 export async function requestEmailToken(
   ctx: AuthContext,
   rawEmail: string,
-  kind: EmailTokenKind,
+  kind: AccountEmailKind,
 ): Promise<void> {
   const user = await findUserByEmail(ctx.db, ctx.app.id, normaliseEmail(rawEmail));
   // A disabled account gets no mail: no flow works for it.
@@ -40,7 +46,7 @@ export async function requestEmailToken(
   await sendEmailToken(ctx, user, kind);
 }
 
-export async function sendEmailToken(ctx: AuthContext, user: UserRow, kind: EmailTokenKind): Promise<void> {
+export async function sendEmailToken(ctx: AuthContext, user: UserRow, kind: AccountEmailKind): Promise<void> {
   const planned = planEmailToken(ctx, kind);
   if (!(await storeThrottledToken(ctx, user.id, planned))) return;
   ctx.outbox?.(tokenEmail(ctx, user, planned));

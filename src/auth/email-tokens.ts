@@ -1,5 +1,6 @@
 /**
- * Single-use tokens sent by email: verification (24 h) and password reset (1 h). Only their
+ * Single-use tokens sent by email: verification (24 h), password reset (1 h) and the
+ * confirmation of a new address (24 h). Only their
  * SHA-256 hash is stored; links point at the app's own site.
  */
 import { type SQL, sql } from "drizzle-orm";
@@ -9,18 +10,26 @@ import { passwordResetEmail, verificationEmail } from "../email/templates";
 import { generateSecretToken, hashSecretToken } from "./secrets";
 import type { AuthContext } from "./session-context";
 
-export type EmailTokenKind = "verify_email" | "reset_password";
+export type EmailTokenKind = "verify_email" | "reset_password" | "change_email";
+/** The kinds mailed to the account's own address. */
+export type AccountEmailKind = Exclude<EmailTokenKind, "change_email">;
 
 export const EMAIL_TOKEN_TTL_MS: Record<EmailTokenKind, number> = {
   verify_email: 24 * 3600_000,
   reset_password: 3600_000,
+  change_email: 24 * 3600_000,
 };
 /** At most one email of a kind per address per minute; more are skipped silently. */
 export const EMAIL_THROTTLE_MS = 60_000;
 
-const PATHS: Record<EmailTokenKind, string> = {
+/** The page each mailed link opens. */
+export type LinkKind = EmailTokenKind | "email_login";
+
+const PATHS: Record<LinkKind, string> = {
   verify_email: "verify-email",
   reset_password: "reset-password",
+  change_email: "confirm-email",
+  email_login: "email-login",
 };
 
 export interface PlannedToken {
@@ -29,7 +38,10 @@ export interface PlannedToken {
   expiresAt: Date;
 }
 
-export function planEmailToken(ctx: Pick<AuthContext, "now">, kind: EmailTokenKind): PlannedToken {
+export function planEmailToken<K extends EmailTokenKind>(
+  ctx: Pick<AuthContext, "now">,
+  kind: K,
+): PlannedToken & { kind: K } {
   return {
     kind,
     token: generateSecretToken(),
@@ -45,7 +57,7 @@ export function emailTokenValues(ctx: AuthContext, planned: PlannedToken, userId
   return sql`${ctx.app.id}, ${user}, ${planned.kind}, ${hashSecretToken(planned.token)}, ${ctx.now}, ${planned.expiresAt}`;
 }
 
-export function emailLink(app: App, kind: EmailTokenKind, token: string): string {
+export function emailLink(app: App, kind: LinkKind, token: string): string {
   return `${app.url.replace(/\/+$/, "")}/${PATHS[kind]}?token=${encodeURIComponent(token)}`;
 }
 
@@ -53,7 +65,7 @@ export function emailLink(app: App, kind: EmailTokenKind, token: string): string
 export function tokenEmail(
   ctx: AuthContext,
   user: { id: string; email: string },
-  planned: PlannedToken,
+  planned: PlannedToken & { kind: AccountEmailKind },
 ): OutgoingEmail {
   const link = emailLink(ctx.app, planned.kind, planned.token);
   const content =

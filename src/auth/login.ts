@@ -83,7 +83,8 @@ export function passwordDigestIs(digest: string): SQL {
  * Creates the session, and stores the upgraded hash, only if the hash that was verified is
  * still the user's: the share lock (exclusive when rehashing) on the user's row orders this
  * against a password reset or change, which ends sessions in the same transaction.
- * A disabled user starts none.
+ * A disabled user starts none. For a sign-in by email, the hash verified is the one read with
+ * the user.
  * `claim`, when given, is a data-modifying statement (spending a pending sign-in) that must
  * return a row for the session to start.
  */
@@ -94,6 +95,7 @@ export async function startSession(
   issue: Issue,
   rehash?: string,
   claim?: SQL,
+  extraDetails: Record<string, unknown> = {},
 ): Promise<boolean> {
   const rehashed = rehash
     ? sql`, rehashed as (
@@ -103,7 +105,7 @@ export async function startSession(
   const starting = claim
     ? sql`current as (select id from locked where exists (select 1 from claimed))`
     : sql`current as (select id from locked)`;
-  const details = issue.signIn.aal === 2 ? { amr: issue.signIn.amr } : {};
+  const details = issue.signIn.aal === 2 ? { ...extraDetails, amr: issue.signIn.amr } : extraDetails;
   const result = await ctx.db.execute(sql`
     with locked as (
       select id from users

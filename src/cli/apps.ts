@@ -83,3 +83,38 @@ export async function removeApp(pool: pg.Pool, id: string, force: boolean): Prom
     return users;
   });
 }
+
+/** Per-app switches, as `gravy app set` takes them. */
+export interface AppSettings {
+  emailLogin?: boolean;
+  emailSignup?: boolean;
+  hostedPages?: boolean;
+}
+
+const SETTING_COLUMNS: Record<keyof AppSettings, string> = {
+  emailLogin: "email_login",
+  emailSignup: "email_signup",
+  hostedPages: "hosted_pages",
+};
+
+/** Changes the given switches; returns the app's switches afterwards. */
+export async function setAppSettings(
+  pool: pg.Pool,
+  id: string,
+  settings: AppSettings,
+): Promise<Required<AppSettings>> {
+  const entries = Object.entries(settings).filter(([, value]) => value !== undefined);
+  if (entries.length === 0)
+    throw new CliError("Nothing to set: give --email-login, --email-signup or --hosted-pages");
+  const assignments = entries.map(
+    ([key], index) => `${SETTING_COLUMNS[key as keyof AppSettings]} = $${index + 2}`,
+  );
+  const result = await pool.query<Required<AppSettings>>(
+    `update apps set ${assignments.join(", ")} where id = $1
+     returning email_login as "emailLogin", email_signup as "emailSignup", hosted_pages as "hostedPages"`,
+    [id, ...entries.map(([, value]) => value)],
+  );
+  const row = result.rows[0];
+  if (!row) throw new CliError(`No app "${id}"`);
+  return row;
+}

@@ -19,12 +19,13 @@ export type RetentionKey =
   | "emailTokensUsed"
   | "emailTokensExpired"
   | "mfaChallengesExpired"
+  | "emailLogins"
   | "auditExpired"
   | "auditPii";
 
 export interface RetentionRule {
   key: RetentionKey;
-  table: "revoked_jti" | "refresh_tokens" | "email_tokens" | "mfa_challenges" | "audit";
+  table: "revoked_jti" | "refresh_tokens" | "email_tokens" | "mfa_challenges" | "email_logins" | "audit";
   /** The rows past retention (a WHERE condition on the table, alias-free). */
   due: SQL;
   /** Delete them, or blank a part of them. */
@@ -87,6 +88,15 @@ export function retentionRules(settings: RetentionSettings): RetentionRule[] {
     {
       key: "mfaChallengesExpired",
       table: "mfa_challenges",
+      due: sql`expires_at < now()`,
+      action: "delete",
+      oldest: sql`expires_at`,
+    },
+    {
+      // Sign-in codes, once expired (10 minutes, so past the minute that throttles the next
+      // mail too); spent ones wait for their expiry, which keeps the batch on the index.
+      key: "emailLogins",
+      table: "email_logins",
       due: sql`expires_at < now()`,
       action: "delete",
       oldest: sql`expires_at`,

@@ -26,6 +26,12 @@ export const apps = pgTable("apps", {
   name: text("name").notNull(),
   /** Base URL of the app's own site; email links point here. */
   url: text("url").notNull(),
+  /** Users may sign in with a code or link mailed to them (`gravy app set --email-login`). */
+  emailLogin: boolean("email_login").notNull().default(false),
+  /** With email login: an unknown address gets an account on its first sign-in. */
+  emailSignup: boolean("email_signup").notNull().default(false),
+  /** Mailed links point at Turkey's own pages instead of the app's site. */
+  hostedPages: boolean("hosted_pages").notNull().default(false),
   createdAt: at("created_at").notNull().defaultNow(),
 });
 
@@ -142,7 +148,10 @@ export const revokedJti = pgTable(
   ],
 );
 
-/** Single-use tokens mailed to users: email verification and password reset. */
+/**
+ * Single-use tokens mailed to users: email verification, password reset, and the
+ * confirmation of a new address (which carries that address and the session that asked).
+ */
 export const emailTokens = pgTable(
   "email_tokens",
   {
@@ -153,8 +162,12 @@ export const emailTokens = pgTable(
     userId: uuid("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
-    kind: text("kind", { enum: ["verify_email", "reset_password"] }).notNull(),
+    kind: text("kind", { enum: ["verify_email", "reset_password", "change_email"] }).notNull(),
     tokenHash: text("token_hash").notNull(),
+    /** change_email: the address that becomes the user's when the token is spent. */
+    newEmail: text("new_email"),
+    /** change_email: the session that asked, which stays signed in when the others end. */
+    sessionId: uuid("session_id"),
     createdAt: at("created_at").notNull().defaultNow(),
     expiresAt: at("expires_at").notNull(),
     usedAt: at("used_at"),
@@ -165,6 +178,34 @@ export const emailTokens = pgTable(
     index("email_tokens_expires_idx").on(t.expiresAt),
     // The cleanup of used links.
     index("email_tokens_used_idx").on(t.usedAt).where(sql`${t.usedAt} is not null`),
+  ],
+);
+
+/**
+ * Sign-in codes and links mailed for passwordless sign-in, keyed by address (the account may
+ * not exist yet, with sign-up by email). The 6-digit code is stored hashed with the link's
+ * hash as salt; `failed_attempts` spends it after 5 wrong guesses.
+ */
+export const emailLogins = pgTable(
+  "email_logins",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    /** Normalised, like users.email. */
+    email: text("email").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    codeHash: text("code_hash").notNull(),
+    failedAttempts: integer("failed_attempts").notNull().default(0),
+    createdAt: at("created_at").notNull().defaultNow(),
+    expiresAt: at("expires_at").notNull(),
+    usedAt: at("used_at"),
+  },
+  (t) => [
+    uniqueIndex("email_logins_hash_idx").on(t.tokenHash),
+    index("email_logins_email_idx").on(t.appId, t.email, t.createdAt),
+    index("email_logins_expires_idx").on(t.expiresAt),
   ],
 );
 

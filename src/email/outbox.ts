@@ -9,9 +9,17 @@ import { describeError, log } from "../log";
 import { type Email, MailError, type Mailer } from "./mailer";
 
 export interface OutgoingEmail extends Email {
-  kind: "verify_email" | "reset_password" | "existing_account";
+  kind:
+    | "verify_email"
+    | "reset_password"
+    | "existing_account"
+    | "change_email"
+    | "email_change_requested"
+    | "email_changed"
+    | "email_login";
   appId: string;
-  userId: string;
+  /** Null for a sign-in code to an address that has no account yet (sign-up by email). */
+  userId: string | null;
 }
 
 /** Where domain functions put emails; the HTTP layer decides when they are sent. */

@@ -17,7 +17,12 @@ import { isFormRequest, readForm, readJson, validate } from "./body";
 const CONTRACT = Symbol("turkey.contract");
 
 /** Response headers the document knows; their schemas live with the generator. */
-export type HeaderName = "noStore" | "publicCache" | "rateLimit" | "contentSecurityPolicy";
+export type HeaderName =
+  | "noStore"
+  | "publicCache"
+  | "rateLimit"
+  | "contentSecurityPolicy"
+  | "contentDisposition";
 
 /**
  * `appId`: the X-App-Id header. `bearer`: an access token in Authorization. `appKey` and

@@ -37,6 +37,11 @@ export const COMPONENT_HEADERS: Record<string, OpenAPIV3_1.HeaderObject> = {
     required: true,
     schema: { type: "string" },
   },
+  ContentDisposition: {
+    description: "A download: browsers save the body as this file.",
+    required: true,
+    schema: { type: "string", pattern: '^attachment; filename="[A-Za-z0-9._-]+"$' },
+  },
 };
 
 /** The headers each declared name stands for, as they appear in responses. */
@@ -49,6 +54,7 @@ export const DOCUMENT_HEADERS: Record<HeaderName, [string, Ref][]> = {
     ["RateLimit-Reset", ref("RateLimitReset")],
   ],
   contentSecurityPolicy: [["Content-Security-Policy", ref("ContentSecurityPolicy")]],
+  contentDisposition: [["Content-Disposition", ref("ContentDisposition")]],
 };
 
 export const SECURITY_SCHEMES: Record<SchemeName, OpenAPIV3_1.SecuritySchemeObject> = {

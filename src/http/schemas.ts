@@ -8,6 +8,7 @@ import * as z from "zod/mini";
 import type { AuditEntry, AuditPage } from "../admin/audit-log";
 import type { AdminUserView, UserDetail, UserPage } from "../admin/users";
 import type { AccessClaims } from "../auth/access-tokens";
+import type { AccountExport } from "../auth/export-user";
 import type { TokenResponse } from "../auth/session-context";
 import type { SessionView } from "../auth/sessions";
 import type { PublicJwk } from "../auth/signing-keys";
@@ -80,6 +81,38 @@ const session = named(
 
 export const sessions = z.strictObject({ sessions: z.array(session) });
 
+const nullableText = z.nullable(z.string());
+
+export const accountExport = named(
+  "AccountExport",
+  "Everything Turkey holds about the user in this app; no password hash, no token.",
+  z.strictObject({
+    exportedAt: timestamp,
+    app: z.strictObject({ id: z.string(), name: z.string() }),
+    user,
+    sessions: z.array(
+      z.strictObject({
+        id: z.uuid(),
+        createdAt: timestamp,
+        lastUsedAt: timestamp,
+        expiresAt: timestamp,
+        endedAt: z.nullable(timestamp),
+        ip: nullableText,
+        userAgent: nullableText,
+      }),
+    ),
+    auditEvents: z.array(
+      z.strictObject({
+        event: z.string(),
+        createdAt: timestamp,
+        ip: nullableText,
+        userAgent: nullableText,
+        details: z.record(z.string(), z.unknown()),
+      }),
+    ),
+  }) satisfies z.ZodMiniType<AccountExport>,
+);
+
 const activeToken = z.strictObject({
   active: z.literal(true),
   iss: z.string(),
@@ -110,6 +143,7 @@ const retentionRule = z.enum([
   "emailTokensUsed",
   "emailTokensExpired",
   "mfaChallengesExpired",
+  "emailLogins",
   "auditExpired",
   "auditPii",
 ]);

@@ -7,7 +7,15 @@ import { Hono } from "hono";
 import * as z from "zod/mini";
 import { type AuditEntry, exportAudit, listAudit } from "../admin/audit-log";
 import { type AdminContext, decodeCursor } from "../admin/context";
-import { disableUser, enableUser, getUser, listUsers, logoutUser, verifyUserEmail } from "../admin/users";
+import {
+  disableUser,
+  enableUser,
+  getUser,
+  listUsers,
+  logoutUser,
+  removeUser,
+  verifyUserEmail,
+} from "../admin/users";
 import type { AppEnv } from "../context";
 import { endpoint } from "../http/contract";
 import { clientOf, requireAppKey } from "../http/middleware";
@@ -81,6 +89,21 @@ export const adminRoutes = new Hono<AppEnv>()
       errors: ["not_found"],
     }),
     async (c) => c.json(await getUser(adminContext(c), c.req.valid("param").id), 200, NO_STORE),
+  )
+  .delete(
+    "/users/:id",
+    endpoint({
+      summary: "Delete a user",
+      description:
+        "As the user's own deletion (`DELETE /v1/auth/account`): every live access token is revoked first, the user and everything keyed to it are deleted, and the audit keeps the user only under its id. The address may register again.",
+      params: schemas.userId,
+      responses: { 204: null },
+      errors: ["not_found"],
+    }),
+    async (c) => {
+      await removeUser(adminContext(c), c.req.valid("param").id);
+      return c.body(null, 204, NO_STORE);
+    },
   )
   .post(
     "/users/:id/disable",

@@ -29,5 +29,6 @@ export function admin(app: TestApp, key: string, headers: Record<string, string>
   return {
     get: (path: string) => send(app, `/v1/admin${path}`, { headers: auth }),
     post: (path: string) => send(app, `/v1/admin${path}`, { method: "POST", headers: auth }),
+    delete: (path: string) => send(app, `/v1/admin${path}`, { method: "DELETE", headers: auth }),
   };
 }

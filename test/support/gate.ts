@@ -1,7 +1,8 @@
 /**
  * A barrier inside Postgres for race tests: triggers make a gated user's session writes — an
  * INSERT into refresh_tokens, or the `login_succeeded` audit row a login writes with its
- * session — wait on an advisory lock the test holds. Requests then stop exactly where they
+ * session, or the `email_changed` row a change of address writes before it commits — wait on
+ * an advisory lock the test holds. Requests then stop exactly where they
  * would create a session (after verifying a password, after spending a refresh token), the
  * test lets a competing request run, and opens the gate — no sleeps.
  */
@@ -27,7 +28,7 @@ const INSTALL = `
   create trigger test_gate before insert on refresh_tokens for each row execute function test_gate.hold();
   drop trigger if exists test_gate on audit;
   create trigger test_gate before insert on audit for each row
-    when (new.event = 'login_succeeded') execute function test_gate.hold();`;
+    when (new.event in ('login_succeeded', 'email_changed')) execute function test_gate.hold();`;
 
 export interface Gate {
   /** Resolves once `count` requests are stopped: at the gate, or waiting behind one that is. */

@@ -62,7 +62,10 @@ export class MapStorage {
 }
 
 /** The token of the newest `/verify-email` or `/reset-password` link the fake Mailgun got for `email`. */
-export async function mailedToken(email: string, path: "verify-email" | "reset-password"): Promise<string> {
+export async function mailedToken(
+  email: string,
+  path: "verify-email" | "reset-password" | "confirm-email",
+): Promise<string> {
   const url = `${String(bindings.MAILGUN_API_BASE)}/recorded?to=${encodeURIComponent(email)}`;
   const messages = (await (await fetch(url)).json()) as { text: string }[];
   const pattern = new RegExp(`/${path}\\?token=([A-Za-z0-9_-]+)`);

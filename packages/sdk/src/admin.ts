@@ -67,6 +67,11 @@ export class TurKeyAdmin {
     return (await this.#action<{ user: AdminUser }>(userId, "verify-email")).user;
   }
 
+  /** Deletes the user as its own deletion would: tokens revoked, rows gone, the audit pseudonymous. */
+  async deleteUser(userId: string): Promise<void> {
+    await this.#call<void>(`/users/${encodeURIComponent(userId)}`, { method: "DELETE" });
+  }
+
   /** Ends every session of the user; resolves to how many ended. */
   async logoutUser(userId: string): Promise<number> {
     return (await this.#action<{ sessionsEnded: number }>(userId, "logout")).sessionsEnded;

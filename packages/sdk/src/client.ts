@@ -14,15 +14,19 @@ import { SessionStore } from "./session.js";
 import { memoryStorage, type TurKeyStorage } from "./storage.js";
 import type {
   AcceptedResponse,
+  AccountExport,
   AuthChangeEvent,
   AuthStateListener,
+  ChangeEmailInput,
   ChangePasswordInput,
   CodeInput,
   EmailInput,
+  EmailLoginInput,
   FetchLike,
   LoginInput,
   LoginResponse,
   MfaRequired,
+  PasswordInput,
   RecoveryCodesResponse,
   RegisterInput,
   RegisterResponse,
@@ -288,6 +292,75 @@ export class TurKeyClient {
     const result = await this.#authed<UserResponse>("/change-password", { body: input });
     await this.#updateUser(result.user);
     return result;
+  }
+
+  /**
+   * Mails a sign-in code and link, where the app signs in by email. The answer is the same
+   * whether or not the address has an account.
+   *
+   * @example
+   * await turkey.requestEmailLogin({ email: "ada@example.com" });
+   */
+  requestEmailLogin(input: EmailInput): Promise<AcceptedResponse> {
+    return call<AcceptedResponse>(this.#transport, "/email-login", { body: input });
+  }
+
+  /**
+   * Signs in with the mailed code (with its address) or the link's token, and stores the session.
+   *
+   * @example
+   * await turkey.verifyEmailLogin({ email: "ada@example.com", code: "123456" });
+   * await turkey.verifyEmailLogin({ token: new URL(location.href).searchParams.get("token") ?? "" });
+   */
+  async verifyEmailLogin(input: EmailLoginInput): Promise<TokenResponse> {
+    const tokens = await call<TokenResponse>(this.#transport, "/email-login/verify", { body: input });
+    await this.#store(tokens, "signed_in");
+    return tokens;
+  }
+
+  /**
+   * Asks to move the account to `newEmail`: a link goes there, a notice to the current
+   * address. Nothing changes until the link is followed (`confirmEmail`).
+   *
+   * @example
+   * await turkey.changeEmail({ newEmail: "ada@new.example", password });
+   */
+  changeEmail(input: ChangeEmailInput): Promise<AcceptedResponse> {
+    return this.#authed<AcceptedResponse>("/change-email", { body: input });
+  }
+
+  /**
+   * Confirms a new address with the token from its link (`email_taken` if another account
+   * took it meanwhile). The server ends the user's other sessions.
+   *
+   * @example
+   * const { user } = await turkey.confirmEmail({ token });
+   */
+  async confirmEmail(input: TokenInput): Promise<UserResponse> {
+    const result = await call<UserResponse>(this.#transport, "/confirm-email", { body: input });
+    await this.#updateUser(result.user);
+    return result;
+  }
+
+  /**
+   * Deletes the account for good, then forgets the session here.
+   *
+   * @example
+   * await turkey.deleteAccount({ password });
+   */
+  async deleteAccount(input: PasswordInput): Promise<void> {
+    await this.#authed<undefined>("/account", { method: "DELETE", body: input });
+    await this.#signOut();
+  }
+
+  /**
+   * Everything the server holds about the user in this app, as one document.
+   *
+   * @example
+   * const data = await turkey.exportAccount();
+   */
+  exportAccount(): Promise<AccountExport> {
+    return this.#authed<AccountExport>("/account/export");
   }
 
   /**

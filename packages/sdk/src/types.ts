@@ -138,6 +138,41 @@ export interface CodeInput {
   code: string;
 }
 
+export interface ChangeEmailInput {
+  newEmail: string;
+  password: string;
+}
+
+/** The code mailed with its address, or the token of the mailed link. */
+export type EmailLoginInput = { email: string; code: string } | { token: string };
+
+export interface PasswordInput {
+  password: string;
+}
+
+/** Everything the server holds about the user in this app (`exportAccount`). */
+export interface AccountExport {
+  exportedAt: string;
+  app: { id: string; name: string };
+  user: User;
+  sessions: {
+    id: string;
+    createdAt: string;
+    lastUsedAt: string;
+    expiresAt: string;
+    endedAt: string | null;
+    ip: string | null;
+    userAgent: string | null;
+  }[];
+  auditEvents: {
+    event: string;
+    createdAt: string;
+    ip: string | null;
+    userAgent: string | null;
+    details: Record<string, unknown>;
+  }[];
+}
+
 export interface SessionIdInput {
   id: string;
 }

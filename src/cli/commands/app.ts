@@ -1,8 +1,9 @@
-/** `gravy app add | list | remove`. */
+/** `gravy app add | list | set | remove | key …`. */
 import { createAppKey, listAppKeys, revokeAppKey } from "../app-keys";
-import { addApp, checkNewApp, listApps, removeApp } from "../apps";
-import type { Command } from "../command";
+import { addApp, checkNewApp, listApps, removeApp, setAppSettings } from "../apps";
+import type { Command, CommandContext } from "../command";
 import { databaseTarget, withDatabase } from "../database";
+import { CliError } from "../errors";
 import { formatTable, writeJson, writeLines } from "../output";
 
 const CACHE_NOTE = "Running Workers pick up the change within 30 s (their registry cache).";
@@ -66,6 +67,48 @@ const remove: Command = {
     writeLines(ctx.io, `Removed app "${id}"${detail}.`, CACHE_NOTE);
   },
 };
+
+const ON_OFF = { type: "string", valueName: "on|off" } as const;
+
+const set: Command = {
+  name: "app set",
+  summary: "Turn an app's features on or off.",
+  arguments: "<appId>",
+  positionals: { min: 1, max: 1 },
+  options: {
+    "email-login": { ...ON_OFF, description: "sign-in with a code or link mailed to the user (default off)" },
+    "email-signup": {
+      ...ON_OFF,
+      description: "with email login, an unknown address gets an account (default off)",
+    },
+    "hosted-pages": { ...ON_OFF, description: "mailed links open Turkey's own pages (default off)" },
+  },
+  async run(ctx) {
+    const id = ctx.positional(0);
+    const settings = {
+      emailLogin: onOff(ctx, "email-login"),
+      emailSignup: onOff(ctx, "email-signup"),
+      hostedPages: onOff(ctx, "hosted-pages"),
+    };
+    const now = await withDatabase(databaseTarget(ctx.io.env), (handle) =>
+      setAppSettings(handle.pool, id, settings),
+    );
+    if (ctx.json) return writeJson(ctx.io, { app: id, ...now });
+    const state = (on: boolean) => (on ? "on" : "off");
+    writeLines(
+      ctx.io,
+      `App "${id}": email login ${state(now.emailLogin)}, email sign-up ${state(now.emailSignup)}, hosted pages ${state(now.hostedPages)}.`,
+      CACHE_NOTE,
+    );
+  },
+};
+
+function onOff(ctx: CommandContext, name: string): boolean | undefined {
+  const value = ctx.string(name);
+  if (value === undefined) return undefined;
+  if (value === "on" || value === "off") return value === "on";
+  throw new CliError(`--${name} must be on or off`);
+}
 
 const KEY_CACHE_NOTE = "Running Workers refuse it within 5 s (their key cache).";
 
@@ -131,4 +174,4 @@ const keyRevoke: Command = {
   },
 };
 
-export const appCommands: Command[] = [add, list, remove, keyCreate, keyList, keyRevoke];
+export const appCommands: Command[] = [add, list, set, remove, keyCreate, keyList, keyRevoke];

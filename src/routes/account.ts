@@ -1,0 +1,117 @@
+/**
+ * The /v1/auth routes about the account itself: moving it to another address, deleting it
+ * and exporting what Turkey holds about it. Each asks for the password again where the change
+ * cannot be undone by the user (email, deletion); the work lives in src/auth.
+ */
+import { Hono } from "hono";
+import * as z from "zod/mini";
+import { confirmEmailChange, requestEmailChange } from "../auth/change-email";
+import { verifyCurrentPassword } from "../auth/current-password";
+import { deleteUser } from "../auth/delete-user";
+import { publishEnded } from "../auth/end-sessions";
+import { exportUser } from "../auth/export-user";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+import { endpoint } from "../http/contract";
+import { authContext, rateLimited, requireUser } from "../http/middleware";
+import { accepted, accountExport, userEnvelope } from "../http/schemas";
+import { email, opaqueToken, password } from "./fields";
+
+const schemas = {
+  changeEmail: z.object({ newEmail: email, password }),
+  confirmEmail: z.object({ token: opaqueToken }),
+  deleteAccount: z.object({ password }),
+};
+
+const NO_STORE = { "Cache-Control": "no-store" };
+const PASSWORD_ERRORS = ["invalid_credentials", "too_many_attempts", "temporarily_unavailable"] as const;
+
+export const accountRoutes = new Hono<AppEnv>()
+  .post(
+    "/change-email",
+    rateLimited,
+    requireUser,
+    endpoint({
+      summary: "Ask to move the account to another email address",
+      description:
+        "Mails a confirmation link to the new address and a notice to the current one; nothing changes until the link is followed. Whether the new address is taken is only told by the confirmation.",
+      body: schemas.changeEmail,
+      responses: { 202: accepted },
+      errors: PASSWORD_ERRORS,
+    }),
+    async (c) => {
+      const { sub, sid } = c.var.claims;
+      await requestEmailChange(authContext(c), { userId: sub, sessionId: sid }, c.req.valid("json"));
+      return c.json({ accepted: true } as const, 202, NO_STORE);
+    },
+  )
+  .post(
+    "/confirm-email",
+    rateLimited,
+    endpoint({
+      summary: "Confirm a new email address with the mailed token",
+      description:
+        "Moves the account to the new address (then verified) unless another account of the app has it; ends every session but the one that asked.",
+      body: schemas.confirmEmail,
+      responses: { 200: userEnvelope },
+      errors: ["invalid_token", "email_taken"],
+    }),
+    async (c) =>
+      c.json({ user: await confirmEmailChange(authContext(c), c.req.valid("json").token) }, 200, NO_STORE),
+  )
+  .delete(
+    "/account",
+    rateLimited,
+    requireUser,
+    endpoint({
+      summary: "Delete the account",
+      description:
+        "Revokes every live access token, then deletes the user and everything keyed to it in this app. The audit keeps the user's id only.",
+      body: schemas.deleteAccount,
+      responses: { 204: null },
+      errors: PASSWORD_ERRORS,
+    }),
+    async (c) => {
+      const ctx = authContext(c);
+      const user = await verifyCurrentPassword(
+        ctx,
+        c.var.claims.sub,
+        c.req.valid("json").password,
+        "delete_account",
+      );
+      const deleted = await deleteUser(ctx.db, ctx.app.id, user.id, "user_request", {
+        client: ctx.client,
+        now: ctx.now,
+      });
+      if (deleted) {
+        await publishEnded(ctx, { sessions: 0, tokens: deleted.revoked });
+        await ctx.clearAttempts?.(deleted.email);
+      }
+      return c.body(null, 204, NO_STORE);
+    },
+  )
+  .get(
+    "/account/export",
+    requireUser,
+    endpoint({
+      summary: "Download everything Turkey holds about the user",
+      description: "Profile, sessions on record (with IP and user agent) and audit events, as a JSON file.",
+      responses: { 200: accountExport },
+      headers: ["contentDisposition"],
+      errors: ["token_invalid"],
+    }),
+    async (c) => {
+      const { deps, app, claims } = c.var;
+      const document = await exportUser(deps.db, app.id, claims.sub, deps.clock());
+      if (!document) throw new ApiError("token_invalid");
+      return c.json(document, 200, {
+        ...NO_STORE,
+        "Content-Disposition": `attachment; filename="${exportFileName(app.id)}"`,
+      });
+    },
+  );
+
+/** App ids are [A-Za-z0-9._-], so the name needs no quoting. */
+function exportFileName(appId: string): string {
+  return `${appId}-account.json`;
+}

@@ -1,0 +1,20 @@
+/** Request fields shared by the /v1/auth routes. */
+import * as z from "zod/mini";
+
+export const email = z
+  .pipe(z.string().check(z.trim(), z.maxLength(254)), z.email("must be an email address"))
+  .check(z.meta({ format: "email", description: "Trimmed; compared case-insensitively." }));
+export const password = z
+  .string("must be a string")
+  .check(z.meta({ description: "PASSWORD_MIN_LENGTH (8 unless configured) to 128 characters." }));
+export const opaqueToken = z.string().check(z.minLength(1), z.maxLength(512));
+// Shown back to the user and to app backends; one line, no control or invisible format characters.
+const NAME_MAX_CHARACTERS = 100;
+export const name = z.string().check(
+  z.trim(),
+  z.refine(
+    (text) => [...text].length <= NAME_MAX_CHARACTERS,
+    `must have at most ${NAME_MAX_CHARACTERS} characters`,
+  ),
+  z.regex(/^[^\p{C}\p{Zl}\p{Zp}]*$/u, "must be one line of printable characters"),
+);
