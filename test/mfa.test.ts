@@ -222,6 +222,25 @@ describe("signing in with a second factor", () => {
     expect(await errorCode(response)).toBe("account_disabled");
   });
 
+  it("deleting the user deletes its factors, recovery codes and pending sign-ins", async () => {
+    const { email, tokens } = await enrol();
+    await mfaToken(email);
+    const { key } = await createAppKey(appId);
+    const deleted = await admin(app, key).delete(`/users/${tokens.user.id}`);
+    expect(deleted.status).toBeLessThan(300);
+    const handle = openTestDatabase();
+    try {
+      for (const table of ["mfa_factors", "recovery_codes", "mfa_challenges"]) {
+        const left = await handle.db.execute(
+          `select count(*)::int as n from ${table} where user_id = '${tokens.user.id}'` as unknown as never,
+        );
+        expect(left.rows[0]).toEqual({ n: 0 });
+      }
+    } finally {
+      await handle.close();
+    }
+  });
+
   it("refuses a replayed code, even when parallel requests present it together", async () => {
     const { email, totp } = await enrol();
     const code = codeAt(totp);
