@@ -103,6 +103,7 @@ function workerEnv(allowedOrigin: string): string {
   const vars = {
     NODE_ENV: "development",
     JWT_SECRET: randomBytes(48).toString("base64url"),
+    ENCRYPTION_KEY: randomBytes(48).toString("base64url"),
     ALLOWED_ORIGINS: allowedOrigin,
     RATE_LIMIT_MAX_REQUESTS: "10000",
   };

@@ -18,7 +18,7 @@ import { emailLoginEmail } from "../email/templates";
 import { ApiError } from "../errors";
 import type { Attempt } from "../rate-limit";
 import { EMAIL_THROTTLE_MS, emailLink } from "./email-tokens";
-import { startSession } from "./login";
+import { passwordIs, startSession } from "./login";
 import { hashingPolicy, hashPassword } from "./passwords";
 import { generateSecretToken, hashSecretToken } from "./secrets";
 import type { AuthContext, TokenResponse } from "./session-context";
@@ -86,7 +86,12 @@ export async function verifyEmailLogin(ctx: AuthContext, proof: EmailLoginProof)
   const issue = planIssue(ctx);
   // Undefined only when the account was deleted meanwhile; false when its password changed
   // in between: either way this proof no longer signs in.
-  if (!user || !(await startSession(ctx, user.id, user.passwordHash, undefined, issue, { method }))) {
+  if (
+    !user ||
+    !(await startSession(ctx, user.id, passwordIs(user.passwordHash), issue, undefined, undefined, {
+      method,
+    }))
+  ) {
     if (attempt) return refuseCode(ctx, email, attempt);
     throw new ApiError("invalid_token");
   }
