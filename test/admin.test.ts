@@ -106,9 +106,12 @@ describe("GET /v1/admin/users/:id", () => {
     const email = uniqueEmail();
     const { user } = await api().register(email);
     await api().login(email);
-    const detail = await json<{ user: AdminUser; sessions: unknown[] }>(await ops().get(`/users/${user.id}`));
+    const detail = await json<{ user: AdminUser; sessions: unknown[]; mfa: unknown }>(
+      await ops().get(`/users/${user.id}`),
+    );
     expect(detail.user).toMatchObject({ id: user.id, email, disabledAt: null });
     expect(detail.sessions).toHaveLength(2);
+    expect(detail.mfa).toEqual({ factors: [], recoveryCodesLeft: 0 });
     expect(await errorCode(await ops().get(`/users/${crypto.randomUUID()}`))).toBe("not_found");
     expect(await errorCode(await ops().get("/users/not-a-uuid"))).toBe("validation_failed");
   });

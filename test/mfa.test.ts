@@ -222,10 +222,16 @@ describe("signing in with a second factor", () => {
     expect(await errorCode(response)).toBe("account_disabled");
   });
 
-  it("deleting the user deletes its factors, recovery codes and pending sign-ins", async () => {
+  it("the admin API shows the factors; deleting the user deletes its factors, recovery codes and pending sign-ins", async () => {
     const { email, tokens } = await enrol();
     await mfaToken(email);
     const { key } = await createAppKey(appId);
+    const viewed = await admin(app, key).get(`/users/${tokens.user.id}`);
+    const { mfa } = (await viewed.json()) as {
+      mfa: { factors: { kind: string }[]; recoveryCodesLeft: number };
+    };
+    expect(mfa.factors.map((factor) => factor.kind)).toEqual(["totp"]);
+    expect(mfa.recoveryCodesLeft).toBe(10);
     const deleted = await admin(app, key).delete(`/users/${tokens.user.id}`);
     expect(deleted.status).toBeLessThan(300);
     const handle = openTestDatabase();

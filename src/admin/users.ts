@@ -12,6 +12,7 @@ import { listSessions, type SessionView } from "../auth/sessions";
 import { toUserView, type UserView, userFromSql } from "../auth/users";
 import type { Executor } from "../db";
 import { ApiError } from "../errors";
+import { type FactorsView, listFactors } from "../mfa/factors";
 import { type AdminContext, adminAuditValues, auditAdminRead, decodeCursor, encodeCursor } from "./context";
 
 export interface AdminUserView extends UserView {
@@ -77,13 +78,16 @@ function matching(query: string | undefined): SQL {
 export interface UserDetail {
   user: AdminUserView;
   sessions: SessionView[];
+  /** Second factors and the unused recovery codes left (src/mfa). */
+  mfa: FactorsView;
 }
 
 export async function getUser(ctx: AdminContext, userId: string): Promise<UserDetail> {
   const user = await findUser(ctx, userId);
   const sessions = await listSessions({ db: ctx.db, app: ctx.app, now: ctx.now }, userId, "");
+  const mfa = await listFactors(ctx.db, ctx.app.id, userId);
   await auditAdminRead(ctx, "admin_user_viewed", userId);
-  return { user, sessions };
+  return { user, sessions, mfa };
 }
 
 async function findUser(ctx: AdminContext, userId: string): Promise<AdminUserView> {

@@ -260,8 +260,12 @@ export const adminUserEnvelope = z.strictObject({ user: adminUser });
 
 export const userDetail = named(
   "UserDetail",
-  "A user of the app with its live sessions (`current` is always false here).",
-  z.strictObject({ user: adminUser, sessions: z.array(session) }) satisfies z.ZodMiniType<UserDetail>,
+  "A user of the app with its live sessions (`current` is always false here) and its second factors.",
+  z.strictObject({
+    user: adminUser,
+    sessions: z.array(session),
+    mfa: factors,
+  }) satisfies z.ZodMiniType<UserDetail>,
 );
 
 export const loggedOut = z.strictObject({ sessionsEnded: seconds });

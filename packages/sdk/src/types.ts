@@ -209,6 +209,11 @@ export interface AdminUserPage {
 export interface AdminUserDetail {
   user: AdminUser;
   sessions: SessionInfo[];
+  /** Second factors (pending ones with confirmedAt null) and the unused recovery codes left. */
+  mfa: {
+    factors: { kind: "totp"; createdAt: string; confirmedAt: string | null }[];
+    recoveryCodesLeft: number;
+  };
 }
 
 export interface AuditEntry {
