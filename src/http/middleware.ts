@@ -176,6 +176,7 @@ export function authContext(c: Context<AppEnv>): AuthContext {
     kv: c.env.REVOCATIONS,
     app: c.var.app,
     client,
+    origin: new URL(c.req.url).origin,
     now: deps.clock(),
     // Emails leave after the response; a failure is logged and audited by deliver().
     outbox: (email) =>
