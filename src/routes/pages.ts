@@ -16,7 +16,7 @@ import { resetPassword, verifyEmail } from "../auth/email-flows";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { endpoint } from "../http/contract";
-import { authContext, rateLimited } from "../http/middleware";
+import { authContext, countCredentialRequest } from "../http/middleware";
 import { opaqueToken } from "./fields";
 
 const STYLE = `body{margin:0;font:1rem/1.5 system-ui,sans-serif;color:#1a1a1a;background:#f4f4f4}
@@ -191,7 +191,8 @@ for (const [path, page] of Object.entries(PAGES)) {
     let app: App | undefined;
     try {
       app = await pageApp(c);
-      await rateLimited(c, async () => {});
+      // The same window as the JSON routes; the page leaves out the RateLimit headers.
+      await countCredentialRequest(c);
       const input = form.safeParse(await c.req.parseBody());
       if (!input.success) throw new ApiError("invalid_token");
       await page.act(c, input.data.token, input.data.password ?? "");
