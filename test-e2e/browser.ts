@@ -6,7 +6,8 @@
  * logout; the same app from a second origin must be stopped by CORS. Run with
  * `npm run test:browser`; screenshots go to test-results/. The app's backend (plain Node) checks
  * the browser's token with TurKeyServer from the same installed package. The API reference page
- * (/docs) must render under its Content-Security-Policy (docs-page.ts).
+ * (/docs) must render under its Content-Security-Policy (docs-page.ts), and each hosted page
+ * must work from the link mailed to the fake Mailgun, pass axe-core (hosted-pages.ts).
  *
  * Everything it starts (database, Worker, app servers, browser) lives in its own temp folder
  * and ports 57000–57999, and is stopped on every exit path.
@@ -19,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { checkDocsPage } from "./docs-page";
+import { checkHostedPages } from "./hosted-pages";
 import {
   type BuiltApp,
   buildSampleApp,
@@ -262,7 +264,10 @@ async function run(cleanups: Cleanup[]): Promise<void> {
   await chmod(dir, 0o755);
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
-  const { ports, allowed, blocked, sdk, app, databaseUrl, workerUrl } = await prepare(dir, cleanups);
+  const { ports, allowed, blocked, sdk, app, databaseUrl, workerUrl, mailgunUrl } = await prepare(
+    dir,
+    cleanups,
+  );
   reportPackage(sdk, app);
   for (const port of [ports.allowedPort, ports.blockedPort]) {
     const server = await serveStatic(app.distDir, port);
@@ -281,6 +286,7 @@ async function run(cleanups: Cleanup[]): Promise<void> {
   await checkPreflights(workerUrl, allowed, blocked);
   await checkUsers(databaseUrl);
   await checkDocsPage(context, workerUrl, path.join(RESULTS, "docs.png"), expectThat);
+  await checkHostedPages(context, { workerUrl, mailgunUrl, appId: APP_ID, results: RESULTS, expectThat });
 }
 
 async function main(): Promise<void> {
