@@ -55,6 +55,8 @@ function startWorker(dir: string, port: number, inspectorPort: number, envFile: 
   const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1"];
   args.push("--inspector-port", String(inspectorPort), "--env-file", envFile);
   args.push("--persist-to", path.join(dir, "wrangler-state"), "--show-interactive-dev-session=false");
+  // As `npm start`: the Worker sees its real local address, which the hosted pages' links use.
+  args.push("--infer-origin-from-routes=false");
   return spawn("npx", args, {
     cwd: ROOT,
     detached: true,
