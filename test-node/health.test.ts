@@ -48,6 +48,7 @@ describe("db health", () => {
       "apps",
       "audit",
       "audit_chains",
+      "email_logins",
       "email_tokens",
       "refresh_tokens",
       "revoked_jti",
