@@ -23,6 +23,7 @@ import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { docsRoutes } from "./routes/docs";
 import { emailLoginRoutes } from "./routes/email-login";
+import { mfaRoutes } from "./routes/mfa";
 import { pageRoutes } from "./routes/pages";
 import "./validation";
 
@@ -136,6 +137,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
 
   app.use("/v1/*", requireApp);
   app.route("/v1/auth", authRoutes);
+  app.route("/v1/auth/mfa", mfaRoutes);
   app.route("/v1/admin", adminRoutes);
   app.route("/v1/auth", accountRoutes);
   app.route("/v1/auth", emailLoginRoutes);

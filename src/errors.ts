@@ -42,6 +42,13 @@ export const ERRORS = {
     status: 401,
     message: "The refresh token was already used; the session has been ended",
   },
+  mfa_token_invalid: {
+    status: 401,
+    message: "This sign-in step has expired or was already used; sign in again",
+  },
+  invalid_mfa_code: { status: 400, message: "The code is wrong, expired or already used" },
+  mfa_already_enabled: { status: 409, message: "A second factor of this kind is already enabled" },
+  mfa_not_enrolled: { status: 404, message: "No second factor of this kind is set up" },
   rate_limited: {
     status: 429,
     message: "Too many requests; try again later",

@@ -6,8 +6,10 @@
  * logout; the same app from a second origin must be stopped by CORS. Run with
  * `npm run test:browser`; screenshots go to test-results/. The app's backend (plain Node) checks
  * the browser's token with TurKeyServer from the same installed package. The API reference page
- * (/docs) must render under its Content-Security-Policy (docs-page.ts), and each hosted page
- * must work from the link mailed to the fake Mailgun, pass axe-core (hosted-pages.ts).
+ * (/docs) must render under its Content-Security-Policy (docs-page.ts). A second user turns on
+ * TOTP and signs in again typing a code computed by the `otpauth` library, as an authenticator
+ * app would show it. Each hosted page must work from the link mailed to the fake
+ * Mailgun and pass axe-core (hosted-pages.ts).
  *
  * Everything it starts (database, Worker, app servers, browser) lives in its own temp folder
  * and ports 57000–57999, and is stopped on every exit path.
@@ -17,6 +19,7 @@ import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import * as OTPAuth from "otpauth";
 import pg from "pg";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { checkDocsPage } from "./docs-page";
@@ -164,7 +167,7 @@ async function checkAllowedOrigin(
   const email = `browser-${randomUUID().slice(0, 8)}@example.com`;
   const { page, consoleLines } = await openApp(context, pageUrl, email);
   const about = (await page.textContent("#about")) ?? "";
-  expectThat("the page runs the installed @turkey/sdk 0.5.0", about.includes("@turkey/sdk 0.5.0"), about);
+  expectThat("the page runs the installed @turkey/sdk 0.6.0", about.includes("@turkey/sdk 0.6.0"), about);
   await expectAction(page, "signUp", email);
   await expectAction(page, "logIn", email);
   const session = await storedTokens(page);
@@ -189,6 +192,50 @@ async function checkAllowedOrigin(
   const errors = consoleLines.filter((line) => /error|blocked/i.test(line));
   expectThat("no console errors", errors.length === 0, errors.join(" | "));
   await screenshot(page, "browser.png");
+}
+
+/** TOTP: enrol, confirm with a typed code, log out, log in again → second factor → typed code. */
+async function checkTotp(context: BrowserContext, pageUrl: string, app: BuiltApp, workerUrl: string) {
+  console.log("\ntwo-step sign-in (TOTP)");
+  const email = `totp-${randomUUID().slice(0, 8)}@example.com`;
+  const { page, consoleLines } = await openApp(context, pageUrl, email);
+  await expectAction(page, "signUp", email);
+  await expectAction(page, "enrollTotp", "scan the QR code");
+  const uri = (await page.textContent("#otpauth")) ?? "";
+  const totp = OTPAuth.URI.parse(uri) as OTPAuth.TOTP;
+  expectThat(
+    "the otpauth URI names the app and the user",
+    totp.label === email && totp.issuer === "Browser check",
+    uri,
+  );
+  await page.fill('input[name="code"]', totp.generate());
+  await expectAction(page, "confirmTotp", "10 recovery codes");
+  await screenshot(page, "browser-totp-enrolled.png");
+  await expectAction(page, "logOut", "logged out");
+  await expectAction(page, "logIn", "second factor required: totp, recovery_code");
+  expectThat("no session is stored before the second factor", (await storedTokens(page)) === null);
+  await screenshot(page, "browser-totp-required.png");
+  // The confirming code's time step is spent; the next step's code is within the allowed skew.
+  await page.fill('input[name="code"]', totp.generate({ timestamp: Date.now() + 30_000 }));
+  await expectAction(page, "verifyMfa", "with a second factor");
+  const session = await storedTokens(page);
+  const claims = (await verifyInBackend(
+    app,
+    { turkeyUrl: workerUrl, appId: APP_ID },
+    session?.accessToken ?? "",
+  )) as {
+    amr?: string[];
+    aal?: number;
+  } | null;
+  expectThat(
+    "the backend sees amr [pwd, otp] and aal 2",
+    claims?.aal === 2 && claims.amr?.join() === "pwd,otp",
+    JSON.stringify({ amr: claims?.amr, aal: claims?.aal }),
+  );
+  await screenshot(page, "browser-totp-signed-in.png");
+  await expectAction(page, "logOut", "logged out");
+  const errors = consoleLines.filter((line) => /error|blocked/i.test(line));
+  expectThat("no console errors", errors.length === 0, errors.join(" | "));
 }
 
 async function checkBlockedOrigin(context: BrowserContext, pageUrl: string): Promise<void> {
@@ -225,7 +272,7 @@ async function checkPreflights(workerUrl: string, allowed: string, blocked: stri
   }
 }
 
-/** Only the allowed page may have created a user: the blocked page's POST never left the browser. */
+/** Only the allowed page may have created users: the blocked page's POST never left the browser. */
 async function checkUsers(databaseUrl: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   client.on("error", () => {});
@@ -233,7 +280,11 @@ async function checkUsers(databaseUrl: string): Promise<void> {
   try {
     const result = await client.query("select count(*)::int as n from users where app_id = $1", [APP_ID]);
     const count = Number(result.rows[0]?.n);
-    expectThat("exactly one user registered", count === 1, `${count} in ${APP_ID}`);
+    expectThat(
+      "exactly the two users of the allowed origin registered",
+      count === 2,
+      `${count} in ${APP_ID}`,
+    );
   } finally {
     await client.end();
   }
@@ -282,6 +333,7 @@ async function run(cleanups: Cleanup[]): Promise<void> {
   cleanups.push(() => context.close());
 
   await checkAllowedOrigin(context, `${allowed}/`, { app, workerUrl });
+  await checkTotp(context, `${allowed}/`, app, workerUrl);
   await checkBlockedOrigin(context, `${blocked}/`);
   await checkPreflights(workerUrl, allowed, blocked);
   await checkUsers(databaseUrl);

@@ -109,6 +109,7 @@ function workerEnv(allowedOrigin: string, mailgunUrl: string): string {
     MAILGUN_API_BASE: mailgunUrl,
     NODE_ENV: "development",
     JWT_SECRET: randomBytes(48).toString("base64url"),
+    ENCRYPTION_KEY: randomBytes(48).toString("base64url"),
     ALLOWED_ORIGINS: allowedOrigin,
     RATE_LIMIT_MAX_REQUESTS: "10000",
   };

@@ -41,6 +41,12 @@ async function seed(): Promise<void> {
        ('shop', $1, 'reset_password', 'kept-live', now() + ${HOUR}, null)`,
     [userId],
   );
+  await query(
+    url,
+    `insert into mfa_challenges (app_id, user_id, token_hash, password_digest, expires_at) values
+       ('shop', $1, 'gone-expired', 'd', now() - ${HOUR}), ('shop', $1, 'kept-live', 'd', now() + ${HOUR})`,
+    [userId],
+  );
 }
 
 describe("db cleanup", () => {
@@ -59,6 +65,7 @@ describe("db cleanup", () => {
       refreshTokensRevoked: 1,
       emailTokensUsed: 1,
       emailTokensExpired: 1,
+      mfaChallengesExpired: 1,
       emailLogins: 0,
       auditPii: 0,
       auditExpired: 0,
@@ -72,6 +79,7 @@ describe("db cleanup", () => {
     expect(await left("revoked_jti", "jti")).toEqual(["live-1", "live-2"]);
     expect(await left("refresh_tokens", "token_hash")).toEqual(["kept-live", "kept-revoked-recently"]);
     expect(await left("email_tokens", "token_hash")).toEqual(["kept-live"]);
+    expect(await left("mfa_challenges", "token_hash")).toEqual(["kept-live"]);
   });
 
   it("prints a table, and records each run in the audit trail", async () => {

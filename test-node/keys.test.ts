@@ -4,7 +4,7 @@
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
-import { keyId, open } from "../src/crypto/seal";
+import { keyId, open, seal } from "../src/crypto/seal";
 import { gravy, gravyJson, query, scratchDatabase } from "./support/gravy";
 
 const url = await scratchDatabase({ migrated: true });
@@ -71,6 +71,26 @@ describe("gravy keys", () => {
   it("rotate-encryption re-seals every value under the new secret, and nothing is lost", async () => {
     const before = await openAll(OLD);
     expect(before.size).toBe(3);
+    // A TOTP secret too, sealed as src/mfa/factors.ts seals it.
+    const added = await gravy(
+      ["app", "add", "keys-app", "--name", "Keys", "--url", "https://keys.example.com"],
+      {
+        DATABASE_URL: url,
+      },
+    );
+    expect(added.code).toBe(0);
+    const [user] = await query<{ id: string }>(
+      url,
+      "insert into users (app_id, email, password_hash) values ('keys-app', 'k@example.com', 'x') returning id",
+    );
+    const factorId = crypto.randomUUID();
+    const context = `keys-app/${user?.id}/${factorId}`;
+    const secret = new TextEncoder().encode("JBSWY3DPEHPK3PXP");
+    await query(
+      url,
+      "insert into mfa_factors (id, app_id, user_id, kind, secret_sealed) values ($1, 'keys-app', $2, 'totp', $3)",
+      [factorId, user?.id, await seal({ current: OLD, previous: undefined }, "totp-secret", secret, context)],
+    );
     const env = { DATABASE_URL: url, ENCRYPTION_KEY: NEW, ENCRYPTION_KEY_PREVIOUS: OLD };
     const result = await gravyJson<{ columns: { table: string; resealed: number; failed: number }[] }>(
       ["keys", "rotate-encryption"],
@@ -78,7 +98,16 @@ describe("gravy keys", () => {
     );
     expect(result.columns).toEqual([
       { table: "signing_keys", column: "private_sealed", resealed: 3, failed: 0 },
+      { table: "mfa_factors", column: "secret_sealed", resealed: 1, failed: 0 },
     ]);
+    const [factor] = await query<{ sealed: string }>(url, "select secret_sealed as sealed from mfa_factors");
+    const reopened = await open(
+      { current: NEW, previous: undefined },
+      "totp-secret",
+      factor?.sealed ?? "",
+      context,
+    );
+    expect(new TextDecoder().decode(reopened.plaintext)).toBe("JBSWY3DPEHPK3PXP");
     for (const { sealed } of await sealedValues())
       expect(sealed).toMatch(new RegExp(`^v1\\.${keyId(NEW)}\\.`));
     // The new secret alone opens every value, to exactly what the old one did.

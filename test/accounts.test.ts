@@ -81,6 +81,8 @@ describe("POST /v1/auth/register", () => {
       aud: appA,
       email: tokens.user.email,
       email_verified: false,
+      amr: ["pwd"],
+      aal: 1,
     });
     expect(Number(claims.exp) - Number(claims.iat)).toBe(900);
     expect(typeof claims.jti).toBe("string");

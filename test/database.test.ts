@@ -16,6 +16,8 @@ const SEED_TABLES = [
   "signing_keys",
   "users",
 ];
+/** Second factors (docs/mfa.md). */
+const MFA_TABLES = ["mfa_challenges", "mfa_factors", "recovery_codes"];
 const SEED_INDEXES = [
   "users_email_app_idx",
   "users_app_idx",
@@ -25,14 +27,14 @@ const SEED_INDEXES = [
 ];
 
 describe("migrations", () => {
-  it("create exactly the seed's tables plus the app registry, app keys, the audit chains and the signing keys", async () => {
+  it("create exactly the seed's tables plus the app registry, app keys, the audit chains, the signing keys and the second-factor tables", async () => {
     const handle = openWorkerDatabase(bindings);
     try {
       const result = await handle.db.execute<{ table_name: string }>(
         sql`select table_name from information_schema.tables
             where table_schema = 'public' order by table_name`,
       );
-      expect(result.rows.map((row) => row.table_name)).toEqual(SEED_TABLES);
+      expect(result.rows.map((row) => row.table_name)).toEqual([...SEED_TABLES, ...MFA_TABLES].sort());
     } finally {
       await handle.close();
     }
@@ -68,6 +70,9 @@ describe("migrations", () => {
         "audit",
         "email_logins",
         "email_tokens",
+        "mfa_challenges",
+        "mfa_factors",
+        "recovery_codes",
         "refresh_tokens",
         "users",
       ]);

@@ -1,3 +1,4 @@
+import * as OTPAuth from "otpauth";
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
@@ -13,6 +14,12 @@ let appA: string;
 let appB: string;
 let signupApp: string;
 let closedApp: string;
+
+/** The claims of an access token (read, not verified: the server verified it). */
+function claimsOf(token: string): Record<string, unknown> {
+  const payload = token.split(".")[1] ?? "";
+  return JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as Record<string, unknown>;
+}
 
 async function setSwitches(appId: string, emailLogin: boolean, emailSignup: boolean): Promise<void> {
   const handle = openTestDatabase();
@@ -94,6 +101,7 @@ describe("sign-in by email", () => {
       user: { id: string; emailVerified: boolean };
     };
     expect(tokens.user).toMatchObject({ id: registered.user.id, emailVerified: true });
+    expect(claimsOf(tokens.accessToken)).toMatchObject({ amr: ["otp"], aal: 1 });
     expect((await client(app, appA).get("/v1/auth/me", tokens.accessToken)).status).toBe(200);
     expect(await errorCode(await verify({ email, code }))).toBe("invalid_code");
     const events = await auditRows(registered.user.id);
@@ -108,6 +116,8 @@ describe("sign-in by email", () => {
     expect(await errorCode(await verify({ token }, appB))).toBe("invalid_token");
     const response = await verify({ token });
     expect(response.status).toBe(200);
+    const { accessToken } = (await response.json()) as { accessToken: string };
+    expect(claimsOf(accessToken)).toMatchObject({ amr: ["email"], aal: 1 });
     expect(await errorCode(await verify({ token }))).toBe("invalid_token");
     // The link spent the code mailed with it.
     expect(await errorCode(await verify({ email, code: await mailedCode(email) }))).toBe("invalid_code");
@@ -191,6 +201,25 @@ describe("sign-in by email", () => {
     const login = await post(appA, "/v1/auth/login", { email, password: PASSWORD });
     expect(await errorCode(login)).toBe("too_many_attempts");
     expect(await errorCode(await verify({ email, code }))).toBe("too_many_attempts");
+  });
+
+  it("never stands in for a second factor: an account with one is refused, and the code is spent", async () => {
+    const email = uniqueEmail();
+    const { accessToken } = await client(app, appA).register(email);
+    const started = await client(app, appA).post("/v1/auth/mfa/totp/enroll", {}, accessToken);
+    const { otpauthUrl } = (await started.json()) as { otpauthUrl: string };
+    const totp = OTPAuth.URI.parse(otpauthUrl) as OTPAuth.TOTP;
+    const confirmed = await client(app, appA).post(
+      "/v1/auth/mfa/totp/confirm",
+      { code: totp.generate({ timestamp: clock.now().getTime() }) },
+      accessToken,
+    );
+    expect(confirmed.status).toBe(200);
+
+    await requestLogin(email);
+    const code = await mailedCode(email);
+    expect(await errorCode(await verify({ email, code }))).toBe("email_login_disabled");
+    expect(await errorCode(await verify({ email, code }))).toBe("invalid_code");
   });
 
   it("answers an unknown address like a known one, and mails it nothing", async () => {

@@ -44,6 +44,8 @@ describe("POST /v1/auth/introspect", () => {
       sid: claims.sid,
       email: tokens.user.email,
       email_verified: false,
+      amr: ["pwd"],
+      aal: 1,
     });
   });
 

@@ -1,6 +1,6 @@
 /** The SDK's email flows against the real worker; links are read back from the fake Mailgun. */
 import { beforeEach, describe, expect, it } from "vitest";
-import { type AuthChangeEvent, TurKeyClient, type User } from "../packages/sdk/src/index";
+import { type AuthChangeEvent, type TokenResponse, TurKeyClient, type User } from "../packages/sdk/src/index";
 import { createApp } from "../src/app";
 import { createTestApp, PASSWORD, uniqueEmail } from "./support/fixtures";
 import { BASE_URL, caught, mailedToken, type RoutedFetch, routedFetch, signedIn } from "./support/sdk";
@@ -58,7 +58,7 @@ describe("email verification", () => {
     expect(events).toEqual([]);
 
     await turkey.verifyEmail({ token: await mailedToken(email, "verify-email") });
-    const tokens = await turkey.login({ email, password: PASSWORD });
+    const tokens = (await turkey.login({ email, password: PASSWORD })) as TokenResponse;
     expect(tokens.user.emailVerified).toBe(true);
     expect(events).toEqual(["signed_in"]);
   });
@@ -86,7 +86,7 @@ describe("password reset", () => {
     expect(await phone.getAccessToken()).toBeNull();
 
     expect((await caught(sdk().login({ email, password: PASSWORD }))).code).toBe("invalid_credentials");
-    expect((await sdk().login({ email, password: NEW_PASSWORD })).user.id).toBe(user.id);
+    expect(((await sdk().login({ email, password: NEW_PASSWORD })) as TokenResponse).user.id).toBe(user.id);
     expect((await caught(sdk().resetPassword({ token, password: PASSWORD }))).code).toBe("invalid_token");
   });
 });
@@ -110,7 +110,7 @@ describe("changePassword", () => {
     expect((await laptop.getUser()).id).toBe(user.id);
     expect((await laptop.listSessions()).sessions).toHaveLength(1);
     expect((await caught(phone.getUser())).code).toBe("invalid_refresh_token");
-    expect((await sdk().login({ email, password: NEW_PASSWORD })).user.id).toBe(user.id);
+    expect(((await sdk().login({ email, password: NEW_PASSWORD })) as TokenResponse).user.id).toBe(user.id);
   });
 
   it("needs a signed-in user", async () => {

@@ -56,8 +56,8 @@ function recordEvents(turkey: TurKeyClient): AuthChangeEvent[] {
 }
 
 describe("TurKeyClient against the worker", () => {
-  it("is version 0.5.0, as its package says, and its types match the server's", () => {
-    expect(SDK_VERSION).toBe("0.5.0");
+  it("is version 0.6.0, as its package says, and its types match the server's", () => {
+    expect(SDK_VERSION).toBe("0.6.0");
     expect(sdkManifest.version).toBe(SDK_VERSION);
     expectTypeOf<User>().toEqualTypeOf<UserView>();
     expectTypeOf<AccessTokenClaims>().toEqualTypeOf<AccessClaims>();
@@ -99,7 +99,7 @@ describe("TurKeyClient against the worker", () => {
     const other = sdk();
     await signedIn(other, email);
     const turkey = sdk();
-    const tokens = await turkey.login({ email, password: PASSWORD });
+    const tokens = (await turkey.login({ email, password: PASSWORD })) as TokenResponse;
     expect(tokens.user.email).toBe(email);
 
     const { sessions } = await turkey.listSessions();

@@ -64,14 +64,16 @@ async function introspect(token: string, auth = oauth.ClientSecretBasic(key), cl
 }
 
 describe("RFC 7662 introspection with an app key", () => {
-  it("answers exactly RFC 7662's members, which oauth4webapi accepts", async () => {
+  it("answers RFC 7662's members and how the user signed in, which oauth4webapi accepts", async () => {
     const { accessToken, user } = await signIn();
     const answer = await introspect(accessToken);
     expect(Object.keys(answer).sort()).toEqual(
-      ["active", "aud", "client_id", "exp", "iat", "iss", "jti", "sub", "token_type"].sort(),
+      ["active", "aal", "amr", "aud", "client_id", "exp", "iat", "iss", "jti", "sub", "token_type"].sort(),
     );
     expect(answer).toMatchObject({
       active: true,
+      amr: ["pwd"],
+      aal: 1,
       client_id: appId,
       token_type: "Bearer",
       sub: user.id,

@@ -45,6 +45,10 @@ export interface AccessClaims {
   sid: string;
   email: string;
   email_verified: boolean;
+  /** How the user signed in (RFC 8176): ["pwd"], ["pwd","otp"], … */
+  amr: string[];
+  /** Authenticator assurance level: 2 once a second factor (or a verified passkey) was used. */
+  aal: 1 | 2;
 }
 
 /** Signs exactly the given claims, so re-signing a recorded token reproduces it. */
@@ -89,7 +93,8 @@ export async function verifyAccessToken(
     if (!isAccessClaims(payload) || !hasAccessType(protectedHeader.typ, payload)) {
       throw new ApiError("token_invalid");
     }
-    return payload;
+    // Tokens signed before amr and aal existed were all password sign-ins.
+    return { ...payload, amr: payload.amr ?? ["pwd"], aal: payload.aal ?? 1 };
   } catch (error) {
     if (error instanceof ApiError) throw error;
     if (error instanceof errors.JWTExpired) throw new ApiError("token_expired");
@@ -98,7 +103,10 @@ export async function verifyAccessToken(
 }
 
 /** `at+jwt` with the app as client_id, or the legacy `JWT` type on a token old enough to be one. */
-function hasAccessType(typ: string | undefined, claims: AccessClaims): boolean {
+function hasAccessType(
+  typ: string | undefined,
+  claims: Pick<AccessClaims, "client_id" | "aud" | "iat">,
+): boolean {
   const type = typ?.toLowerCase().replace(/^application\//, "");
   if (type === ACCESS_TOKEN_TYP) return claims.client_id === claims.aud;
   return type === "jwt" && claims.client_id === undefined && claims.iat < LEGACY_TYP_ISSUED_BEFORE;
@@ -113,8 +121,13 @@ function headerOf(token: string): { kid?: string | undefined } {
   }
 }
 
-function isAccessClaims(payload: Record<string, unknown>): payload is Record<string, unknown> & AccessClaims {
+function isAccessClaims(
+  payload: Record<string, unknown>,
+): payload is Record<string, unknown> & Omit<AccessClaims, "amr" | "aal"> & Partial<AccessClaims> {
   return (
+    (payload.amr === undefined ||
+      (Array.isArray(payload.amr) && payload.amr.every((method) => typeof method === "string"))) &&
+    (payload.aal === undefined || payload.aal === 1 || payload.aal === 2) &&
     typeof payload.sub === "string" &&
     typeof payload.aud === "string" &&
     typeof payload.jti === "string" &&

@@ -18,7 +18,7 @@ import { emailLoginEmail } from "../email/templates";
 import { ApiError } from "../errors";
 import type { Attempt } from "../rate-limit";
 import { EMAIL_THROTTLE_MS, emailLink } from "./email-tokens";
-import { startSession } from "./login";
+import { passwordIs, startSession } from "./login";
 import { hashingPolicy, hashPassword } from "./passwords";
 import { generateSecretToken, hashSecretToken } from "./secrets";
 import type { AuthContext, TokenResponse } from "./session-context";
@@ -83,15 +83,43 @@ export async function verifyEmailLogin(ctx: AuthContext, proof: EmailLoginProof)
     if (!(await spendCode(ctx, email, proof.code))) return refuseCode(ctx, email, attempt);
   }
   const user = await findOrCreateUser(ctx, email);
-  const issue = planIssue(ctx);
+  if (user && (await hasSecondFactor(ctx, user.id))) {
+    // A mailed code proves the mailbox only; it never stands in for a second factor, so such
+    // an account signs in with its password and its factor.
+    await attempt?.release();
+    throw new ApiError(
+      "email_login_disabled",
+      "Sign-in by email is not available for an account with a second factor",
+    );
+  }
+  const issue = planIssue(ctx, ctx.now, { amr: [method === "email_code" ? "otp" : "email"], aal: 1 });
   // Undefined only when the account was deleted meanwhile; false when its password changed
-  // in between: either way this proof no longer signs in.
-  if (!user || !(await startSession(ctx, user.id, user.passwordHash, undefined, issue, { method }))) {
+  // in between, or a second factor was confirmed meanwhile: either way this proof no longer
+  // signs in. (Confirming a factor locks the user's row, which this start share-locks.)
+  if (
+    !user ||
+    !(await startSession(
+      ctx,
+      user.id,
+      passwordIs(user.passwordHash),
+      issue,
+      undefined,
+      sql`select 1 where not exists (select 1 from mfa_factors f
+        where f.user_id = ${user.id}::uuid and f.confirmed_at is not null)`,
+      { method },
+    ))
+  ) {
     if (attempt) return refuseCode(ctx, email, attempt);
     throw new ApiError("invalid_token");
   }
   await attempt?.settle(true);
   return tokenResponse(ctx, user, issue);
+}
+
+async function hasSecondFactor(ctx: AuthContext, userId: string): Promise<boolean> {
+  const result = await ctx.db.execute(sql`
+    select 1 from mfa_factors where user_id = ${userId}::uuid and confirmed_at is not null limit 1`);
+  return result.rows.length > 0;
 }
 
 /** A uniform 6-digit code: rejection sampling, so no value is likelier than another. */

@@ -1,10 +1,12 @@
 /**
  * Sign-in with a password. An unknown email is answered exactly like a wrong password, after
  * the same hashing work; every attempt is reserved with the account's attempt limit first.
+ * With a second factor enabled, a right password yields only an mfaToken (src/mfa).
  */
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
+import { issueMfaChallenge, type MfaRequired } from "../mfa/challenges";
 import type { Attempt } from "../rate-limit";
 import {
   checkPasswordPolicy,
@@ -22,14 +24,15 @@ export interface LoginInput {
   password: string;
 }
 
-export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenResponse> {
+export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenResponse | MfaRequired> {
   checkPasswordPolicy(input.password, 1);
   const email = normaliseEmail(input.email);
   // Reserved before any hashing (so parallel guesses are counted), and keyed by email whether
   // or not it has an account (so a lockout reveals nothing).
   const attempt = await ctx.attempts?.(email)(ctx.now.getTime());
   const found = await ctx.db.execute(sql`
-    select id, app_id, email, email_verified, name, created_at, password_hash, disabled_at
+    select id, app_id, email, email_verified, name, created_at, password_hash, disabled_at,
+      exists (select 1 from mfa_factors f where f.user_id = users.id and f.confirmed_at is not null) as has_mfa
     from users where email = ${email} and app_id = ${ctx.app.id}`);
   const row = found.rows[0];
   const policy = hashingPolicy(ctx.config);
@@ -46,10 +49,18 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
     throw new ApiError("email_not_verified");
   }
 
+  const verifiedHash = String(row?.password_hash);
+  if (row?.has_mfa === true) {
+    // Neither success nor failure yet: the second factor's guesses count towards the lockout,
+    // so a right password must not clear the failures before them.
+    await attempt?.release();
+    return issueMfaChallenge(ctx, user.id, verifiedHash);
+  }
+
   const issue = planIssue(ctx);
   // Upgrade a hash made with weaker parameters while we hold the plaintext.
   const rehash = verdict.needsRehash ? await hashPassword(input.password, policy) : undefined;
-  if (!(await startSession(ctx, user.id, String(row?.password_hash), rehash, issue))) {
+  if (!(await startSession(ctx, user.id, passwordIs(verifiedHash), issue, rehash))) {
     // Disabled meanwhile, or the password changed while this one was being checked.
     if (await isDisabled(ctx, user.id)) return refuseDisabled(ctx, email, user.id, attempt);
     return refuseLogin(ctx, email, user.id, attempt);
@@ -58,29 +69,49 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
   return tokenResponse(ctx, user, issue);
 }
 
+/** The user's password hash is still the one verified. */
+export function passwordIs(verifiedHash: string): SQL {
+  return sql`password_hash = ${verifiedHash}`;
+}
+
+/** The user's password hash is still the one whose digest was recorded (pending sign-ins). */
+export function passwordDigestIs(digest: string): SQL {
+  return sql`encode(sha256(convert_to(password_hash, 'UTF8')), 'hex') = ${digest}`;
+}
+
 /**
- * Creates the session, and stores the upgraded hash, only if the hash that was verified (for a
- * sign-in by email: the one read with the user) is still the user's: the share lock (exclusive
- * when rehashing) on the user's row orders this against a password reset or change, which ends
- * sessions in the same transaction.
+ * Creates the session, and stores the upgraded hash, only if the hash that was verified is
+ * still the user's: the share lock (exclusive when rehashing) on the user's row orders this
+ * against a password reset or change, which ends sessions in the same transaction.
+ * A disabled user starts none. For a sign-in by email, the hash verified is the one read with
+ * the user.
+ * `claim`, when given, is a data-modifying statement (spending a pending sign-in) that must
+ * return a row for the session to start.
  */
 export async function startSession(
   ctx: AuthContext,
   userId: string,
-  verifiedHash: string,
-  rehash: string | undefined,
+  passwordUnchanged: SQL,
   issue: Issue,
-  details: Record<string, unknown> = {},
+  rehash?: string,
+  claim?: SQL,
+  extraDetails: Record<string, unknown> = {},
 ): Promise<boolean> {
   const rehashed = rehash
     ? sql`, rehashed as (
         update users set password_hash = ${rehash}, updated_at = ${ctx.now} where id in (select id from current))`
     : sql``;
+  const claimed = claim ? sql`claimed as (${claim}), ` : sql``;
+  const starting = claim
+    ? sql`current as (select id from locked where exists (select 1 from claimed))`
+    : sql`current as (select id from locked)`;
+  const details = issue.signIn.aal === 2 ? { ...extraDetails, amr: issue.signIn.amr } : extraDetails;
   const result = await ctx.db.execute(sql`
-    with current as (
-      select id from users where id = ${userId}::uuid and password_hash = ${verifiedHash} and disabled_at is null
+    with locked as (
+      select id from users
+      where id = ${userId}::uuid and app_id = ${ctx.app.id} and ${passwordUnchanged} and disabled_at is null
       ${rehash ? sql`for update` : sql`for share`}
-    ) ${rehashed}, session as (
+    ), ${claimed}${starting} ${rehashed}, session as (
       insert into refresh_tokens (${REFRESH_COLUMNS}) select ${newSessionRow(ctx, issue, sql`id`)} from current
     ), audited as (
       insert into audit (${AUDIT_COLUMNS})

@@ -26,13 +26,32 @@ export interface Issue {
   issuedAt: Date;
   accessExpiresAt: Date;
   refreshExpiresAt: Date;
+  /** How the user signed in, carried by every token of the session. */
+  signIn: SignIn;
+}
+
+/** RFC 8176 authentication method references and the assurance level they reach. */
+export interface SignIn {
+  amr: string[];
+  aal: 1 | 2;
+}
+
+export const PASSWORD_SIGN_IN: SignIn = { amr: ["pwd"], aal: 1 };
+
+/** The sign-in a session row records (amr text[], aal smallint). */
+export function signInFromSql(row: Record<string, unknown>): SignIn {
+  return { amr: row.amr as string[], aal: Number(row.aal) === 2 ? 2 : 1 };
 }
 
 /**
  * The tokens of a new issue. `sessionCreatedAt` caps the refresh expiry at SESSION_MAX_AGE
  * from the sign-in, so refreshing never extends a session past it.
  */
-export function planIssue(ctx: IssueContext, sessionCreatedAt: Date = ctx.now): Issue {
+export function planIssue(
+  ctx: IssueContext,
+  sessionCreatedAt: Date = ctx.now,
+  signIn: SignIn = PASSWORD_SIGN_IN,
+): Issue {
   const issuedAtSeconds = Math.floor(ctx.now.getTime() / 1000);
   const refreshExpiresMs = Math.min(
     ctx.now.getTime() + ctx.config.refreshTtlSeconds * 1000,
@@ -47,19 +66,24 @@ export function planIssue(ctx: IssueContext, sessionCreatedAt: Date = ctx.now): 
       Math.min(issuedAtSeconds + ctx.config.accessTtlSeconds, Math.floor(refreshExpiresMs / 1000)) * 1000,
     ),
     refreshExpiresAt: new Date(refreshExpiresMs),
+    signIn,
   };
 }
 
 /** Columns and values of a new session's first refresh row, for an INSERT … SELECT. */
 export function newSessionRow(ctx: IssueContext, issue: Issue, userId: SQL | string): SQL {
   const user = typeof userId === "string" ? sql`${userId}::uuid` : userId;
+  const amr = sql.join(
+    issue.signIn.amr.map((method) => sql`${method}`),
+    sql`, `,
+  );
   return sql`${ctx.app.id}, ${user}, ${issue.sessionId}::uuid, ${hashSecretToken(issue.refreshToken)},
     ${issue.jti}, ${issue.accessExpiresAt}, ${issue.issuedAt}, ${issue.refreshExpiresAt},
-    ${issue.issuedAt}, ${ctx.client.userAgent}, ${ctx.client.ip}`;
+    ${issue.issuedAt}, ${ctx.client.userAgent}, ${ctx.client.ip}, array[${amr}]::text[], ${issue.signIn.aal}`;
 }
 
 export const REFRESH_COLUMNS = sql`app_id, user_id, session_id, token_hash, access_jti, access_expires_at,
-  created_at, expires_at, session_created_at, user_agent, ip`;
+  created_at, expires_at, session_created_at, user_agent, ip, amr, aal`;
 
 export async function tokenResponse(ctx: IssueContext, user: UserRow, issue: Issue): Promise<TokenResponse> {
   const accessToken = await signAccessToken(
@@ -73,6 +97,8 @@ export async function tokenResponse(ctx: IssueContext, user: UserRow, issue: Iss
       sid: issue.sessionId,
       email: user.email,
       email_verified: user.emailVerified,
+      amr: issue.signIn.amr,
+      aal: issue.signIn.aal,
     },
     signingKey(ctx.config, withDatabase(ctx.db)),
   );
@@ -112,21 +138,21 @@ export async function refreshSession(ctx: AuthContext, refreshToken: string): Pr
         and (select count(*) from refresh_tokens chain
              where chain.session_id = refresh_tokens.session_id and chain.created_at > ${windowStart})
             <= ${REFRESH_MAX_PER_SESSION}
-      returning user_id, session_id, session_created_at
+      returning user_id, session_id, session_created_at, amr, aal
     ), successor as (
       insert into refresh_tokens (${REFRESH_COLUMNS})
       select ${ctx.app.id}, user_id, session_id, ${hashSecretToken(successor)}, ${issue.jti},
         least(${issue.accessExpiresAt}::timestamptz, date_trunc('second', ${sessionEnd})), ${issue.issuedAt},
         least(${issue.refreshExpiresAt}::timestamptz, ${sessionEnd}), session_created_at,
-        ${ctx.client.userAgent}, ${ctx.client.ip}
+        ${ctx.client.userAgent}, ${ctx.client.ip}, amr, aal
       from spent
-      returning user_id, session_id, access_expires_at, expires_at
+      returning user_id, session_id, access_expires_at, expires_at, amr, aal
     ), audited as (
       insert into audit (${AUDIT_COLUMNS})
       select ${auditValues("refresh", ctx.app.id, sql`user_id`, ctx.client, ctx.now, {})} from successor
     )
     select u.id, u.app_id, u.email, u.email_verified, u.name, u.created_at,
-      s.session_id, s.access_expires_at, s.expires_at as refresh_expires_at
+      s.session_id, s.access_expires_at, s.expires_at as refresh_expires_at, s.amr, s.aal
     from successor s join users u on u.id = s.user_id`);
   const row = result.rows[0];
   if (row) {
@@ -135,6 +161,7 @@ export async function refreshSession(ctx: AuthContext, refreshToken: string): Pr
       sessionId: String(row.session_id),
       accessExpiresAt: new Date(row.access_expires_at as string),
       refreshExpiresAt: new Date(row.refresh_expires_at as string),
+      signIn: signInFromSql(row),
     });
   }
   return refreshSlowPath(ctx, hash, successor);
@@ -148,7 +175,7 @@ async function refreshSlowPath(ctx: AuthContext, hash: string, successor: string
   const windowStart = new Date(ctx.now.getTime() - REFRESH_WINDOW_MS);
   const result = await ctx.db.execute(sql`
     select r.token_hash, r.app_id, r.user_id, r.session_id, r.rotated_at, r.revoked_at, r.expires_at,
-      r.access_jti, r.access_expires_at, r.created_at as issued_at,
+      r.access_jti, r.access_expires_at, r.created_at as issued_at, r.amr, r.aal,
       u.id, u.email, u.email_verified, u.name, u.created_at, u.disabled_at,
       (select min(created_at) from refresh_tokens chain
        where chain.session_id = r.session_id and chain.created_at > ${windowStart}) as window_oldest
@@ -176,6 +203,7 @@ async function refreshSlowPath(ctx: AuthContext, hash: string, successor: string
       issuedAt: new Date(next.issued_at as string),
       accessExpiresAt: new Date(next.access_expires_at as string),
       refreshExpiresAt: new Date(next.expires_at as string),
+      signIn: signInFromSql(next),
     });
   }
   await endSessions(ctx, {

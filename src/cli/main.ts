@@ -9,6 +9,7 @@ import { auditCommands } from "./commands/audit";
 import { backupCommands } from "./commands/backup";
 import { cleanupCommand } from "./commands/cleanup";
 import { createTestUserCommand } from "./commands/dev";
+import { factorCommands } from "./commands/factors";
 import { grantsCommand } from "./commands/grants";
 import { healthCommand } from "./commands/health";
 import { keysCommands } from "./commands/keys";
@@ -25,6 +26,7 @@ export const COMMANDS: Command[] = [
   grantsCommand,
   createTestUserCommand,
   ...appCommands,
+  ...factorCommands,
   ...keysCommands,
   ...auditCommands,
   ...userCommands,

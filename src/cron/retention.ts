@@ -18,13 +18,14 @@ export type RetentionKey =
   | "refreshTokensRevoked"
   | "emailTokensUsed"
   | "emailTokensExpired"
+  | "mfaChallengesExpired"
   | "emailLogins"
   | "auditExpired"
   | "auditPii";
 
 export interface RetentionRule {
   key: RetentionKey;
-  table: "revoked_jti" | "refresh_tokens" | "email_tokens" | "email_logins" | "audit";
+  table: "revoked_jti" | "refresh_tokens" | "email_tokens" | "mfa_challenges" | "email_logins" | "audit";
   /** The rows past retention (a WHERE condition on the table, alias-free). */
   due: SQL;
   /** Delete them, or blank a part of them. */
@@ -79,6 +80,14 @@ export function retentionRules(settings: RetentionSettings): RetentionRule[] {
     {
       key: "emailTokensExpired",
       table: "email_tokens",
+      due: sql`expires_at < now()`,
+      action: "delete",
+      oldest: sql`expires_at`,
+    },
+    // A pending second-factor sign-in lives 5 minutes; used ones expire with it.
+    {
+      key: "mfaChallengesExpired",
+      table: "mfa_challenges",
       due: sql`expires_at < now()`,
       action: "delete",
       oldest: sql`expires_at`,

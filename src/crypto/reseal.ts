@@ -28,6 +28,14 @@ export const SEALED_COLUMNS: SealedColumn[] = [
     purpose: "signing-key",
     context: (row) => String(row.kid),
   },
+  {
+    // TOTP secrets (src/mfa/factors.ts), bound to their app, user and factor.
+    table: "mfa_factors",
+    key: "id",
+    column: "secret_sealed",
+    purpose: "totp-secret",
+    context: (row) => `${row.app_id}/${row.user_id}/${row.id}`,
+  },
 ];
 
 export interface ResealCount {

@@ -10,6 +10,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
@@ -109,6 +110,10 @@ export const refreshTokens = pgTable(
     sessionCreatedAt: at("session_created_at").notNull(),
     userAgent: text("user_agent"),
     ip: text("ip"),
+    /** How the user signed in (RFC 8176 values), copied to every access token of the session. */
+    amr: text("amr").array().notNull().default(sql`'{pwd}'`),
+    /** Authenticator assurance level of that sign-in: 1, or 2 with a second factor. */
+    aal: smallint("aal").notNull().default(1),
   },
   (t) => [
     uniqueIndex("refresh_tokens_hash_idx").on(t.tokenHash),
@@ -236,6 +241,80 @@ export const audit = pgTable(
     // Retention: the oldest rows go first; attempted emails are blanked after AUDIT_PII_DAYS.
     index("audit_created_idx").on(t.createdAt),
     index("audit_pii_idx").on(t.createdAt).where(sql`${t.details} ? 'email'`),
+  ],
+);
+
+/**
+ * Second factors. A TOTP factor's secret is sealed (src/crypto/seal.ts, purpose `totp-secret`,
+ * bound to the row's app, user and id); it is pending until `confirmedAt`. `lastUsedStep` is
+ * the newest accepted time step: a code of that step or an older one is refused (no replay).
+ */
+export const mfaFactors = pgTable(
+  "mfa_factors",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["totp"] }).notNull(),
+    secretSealed: text("secret_sealed").notNull(),
+    lastUsedStep: bigint("last_used_step", { mode: "number" }),
+    createdAt: at("created_at").notNull().defaultNow(),
+    confirmedAt: at("confirmed_at"),
+  },
+  (t) => [
+    uniqueIndex("mfa_factors_user_kind_idx").on(t.userId, t.kind),
+    index("mfa_factors_app_idx").on(t.appId),
+  ],
+);
+
+/** Single-use recovery codes, stored only as hashes; a new set replaces the old one. */
+export const recoveryCodes = pgTable(
+  "recovery_codes",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    codeHash: text("code_hash").notNull(),
+    createdAt: at("created_at").notNull().defaultNow(),
+    usedAt: at("used_at"),
+  },
+  (t) => [uniqueIndex("recovery_codes_user_hash_idx").on(t.userId, t.codeHash)],
+);
+
+/**
+ * A password sign-in waiting for its second factor: the mfaToken, stored hashed, single-use,
+ * short-lived, bound to app and user, and to the password hash it was issued for (as a digest),
+ * so a password change in between voids it. `attempts` counts codes tried against it.
+ */
+export const mfaChallenges = pgTable(
+  "mfa_challenges",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull(),
+    passwordDigest: text("password_digest").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    createdAt: at("created_at").notNull().defaultNow(),
+    expiresAt: at("expires_at").notNull(),
+    usedAt: at("used_at"),
+  },
+  (t) => [
+    uniqueIndex("mfa_challenges_hash_idx").on(t.tokenHash),
+    index("mfa_challenges_user_idx").on(t.userId),
+    index("mfa_challenges_expires_idx").on(t.expiresAt),
   ],
 );
 

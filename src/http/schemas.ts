@@ -14,6 +14,8 @@ import type { SessionView } from "../auth/sessions";
 import type { PublicJwk } from "../auth/signing-keys";
 import type { UserView } from "../auth/users";
 import type { Health } from "../health";
+import type { MfaRequired } from "../mfa/challenges";
+import type { FactorsView } from "../mfa/factors";
 
 /** Registers the schema under a component name of the document. */
 function named<T extends z.ZodMiniType>(id: string, description: string, schema: T): T {
@@ -123,6 +125,8 @@ const activeToken = z.strictObject({
   sid: z.uuid(),
   email: z.string(),
   email_verified: z.boolean(),
+  amr: z.array(z.string()),
+  aal: z.union([z.literal(1), z.literal(2)]),
 }) satisfies z.ZodMiniType<AccessClaims & { active: true }>;
 
 export const introspection = named(
@@ -138,6 +142,7 @@ const retentionRule = z.enum([
   "refreshTokensRevoked",
   "emailTokensUsed",
   "emailTokensExpired",
+  "mfaChallengesExpired",
   "emailLogins",
   "auditExpired",
   "auditPii",
@@ -177,9 +182,43 @@ export const jwks = named(
   z.strictObject({ keys: z.array(publicKey) }),
 );
 
+export const mfaRequired = named(
+  "MfaRequired",
+  "The password was right and a second factor is enabled: no session yet. Send the mfaToken " +
+    "with a code to /v1/auth/mfa/verify within 5 minutes.",
+  z.strictObject({
+    mfaRequired: z.literal(true),
+    mfaToken: z.string(),
+    methods: z.array(z.enum(["totp", "recovery_code"])),
+  }) satisfies z.ZodMiniType<MfaRequired>,
+);
+
+export const totpEnrollment = named(
+  "TotpEnrollment",
+  "A pending TOTP factor: the base32 secret and the otpauth:// URI for a QR code.",
+  z.strictObject({ secret: z.string(), otpauthUrl: z.string() }),
+);
+
+export const recoveryCodes = named(
+  "RecoveryCodes",
+  "Ten single-use recovery codes, shown this once; only their hashes are kept.",
+  z.strictObject({ recoveryCodes: z.array(z.string()) }),
+);
+
+export const factors = named(
+  "Factors",
+  "The user's second factors (pending ones with confirmedAt null) and the unused recovery codes left.",
+  z.strictObject({
+    factors: z.array(
+      z.strictObject({ kind: z.literal("totp"), createdAt: timestamp, confirmedAt: z.nullable(timestamp) }),
+    ),
+    recoveryCodesLeft: z.int().check(z.nonnegative()),
+  }) satisfies z.ZodMiniType<FactorsView>,
+);
+
 export const rfcIntrospection = named(
   "TokenIntrospection",
-  "RFC 7662: for a live access token of the key's app, its standard claims; otherwise only `active: false`.",
+  "RFC 7662: for a live access token of the key's app, its standard claims and how the user signed in (`amr`, `aal`); otherwise only `active: false`.",
   z.union([
     z.strictObject({
       active: z.literal(true),
@@ -191,6 +230,8 @@ export const rfcIntrospection = named(
       aud: z.string(),
       iss: z.string(),
       jti: z.string(),
+      amr: z.array(z.string()),
+      aal: z.union([z.literal(1), z.literal(2)]),
     }),
     z.strictObject({ active: z.literal(false) }),
   ]),

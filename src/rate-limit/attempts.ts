@@ -91,6 +91,11 @@ export function reserve(
   return { allowed: true, id };
 }
 
+/** Frees a reserved attempt without counting it either way (a right password, second factor pending). */
+export function release(state: AttemptState, id: string): void {
+  delete state.pending[id];
+}
+
 export function settle(
   state: AttemptState,
   network: string,

@@ -51,6 +51,8 @@ const UNAVAILABLE_RETRY_SECONDS = 5;
 /** A reserved password attempt; settle it exactly once with the outcome. */
 export interface Attempt {
   settle(succeeded: boolean): Promise<Settlement | undefined>;
+  /** Frees the reservation without counting it (instead of settle). */
+  release(): Promise<void>;
 }
 
 export type AttemptGuard = (nowMs: number) => Promise<Attempt>;
@@ -92,6 +94,13 @@ export function attemptGuard(
           // The reservation lapses on its own (PENDING_TTL_MS); the answer stands.
           log.error("password attempt not recorded", describeError(error));
           return undefined;
+        }
+      },
+      release: async () => {
+        try {
+          await stub().releaseAttempt(nowMs, id, policy);
+        } catch (error) {
+          log.error("password attempt not released", describeError(error));
         }
       },
     };

@@ -17,6 +17,7 @@ import {
   emptyState,
   idleUntilMs,
   type Reservation,
+  release,
   reserve,
   type Settlement,
   settle,
@@ -73,6 +74,16 @@ export class RateLimiter extends DurableObject {
     const settlement = settle(state, network, id, succeeded, nowMs, policy);
     await this.saveAttempts(state, nowMs, policy);
     return settlement;
+  }
+
+  /**
+   * Frees a reserved attempt, neither a success nor a failure: a right password with a second
+   * factor still to come must not clear the failures that factor's guesses add to.
+   */
+  async releaseAttempt(nowMs: number, id: string, policy: AttemptPolicy): Promise<void> {
+    const state = this.attempts();
+    release(state, id);
+    await this.saveAttempts(state, nowMs, policy);
   }
 
   /** Forgets every failure and lock of the account (after a completed password reset). */

@@ -27,6 +27,7 @@ import {
 import {
   accepted,
   introspection,
+  mfaRequired,
   registration,
   rfcIntrospection,
   sessions,
@@ -66,8 +67,8 @@ async function liveClaims(c: Context<AppEnv>, token: string): Promise<AccessClai
 
 /** RFC 7662 §2.2's members, and no others: `client_id` is the app the token was issued to. */
 function rfc7662Claims(claims: AccessClaims) {
-  const { iss, sub, aud, iat, exp, jti } = claims;
-  return { client_id: aud, token_type: "Bearer" as const, exp, iat, sub, aud, iss, jti };
+  const { iss, sub, aud, iat, exp, jti, amr, aal } = claims;
+  return { client_id: aud, token_type: "Bearer" as const, exp, iat, sub, aud, iss, jti, amr, aal };
 }
 
 const NO_STORE = { "Cache-Control": "no-store" };
@@ -93,9 +94,11 @@ export const authRoutes = new Hono<AppEnv>()
     rateLimited,
     endpoint({
       summary: "Sign in with email and password",
-      description: "An unknown email and a wrong password get the same answer, in the same time.",
+      description:
+        "An unknown email and a wrong password get the same answer, in the same time. With a second " +
+        "factor enabled, a right password answers `mfaRequired` and an mfaToken instead of tokens.",
       body: schemas.login,
-      responses: { 200: tokens },
+      responses: { 200: z.union([tokens, mfaRequired]) },
       errors: [
         "invalid_credentials",
         "email_not_verified",

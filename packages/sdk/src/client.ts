@@ -19,23 +19,29 @@ import type {
   AuthStateListener,
   ChangeEmailInput,
   ChangePasswordInput,
+  CodeInput,
   EmailInput,
   EmailLoginInput,
   FetchLike,
   LoginInput,
+  LoginResponse,
+  MfaRequired,
   PasswordInput,
+  RecoveryCodesResponse,
   RegisterInput,
   RegisterResponse,
   ResetPasswordInput,
+  SecondFactorInput,
   SessionIdInput,
   SessionsResponse,
   TokenInput,
   TokenResponse,
+  TotpEnrollment,
   User,
   UserResponse,
 } from "./types.js";
 
-export const SDK_VERSION = "0.5.0";
+export const SDK_VERSION = "0.6.0";
 
 /** Access tokens are renewed this long before they expire, so none lapses in flight. */
 export const REFRESH_MARGIN_MS = 30_000;
@@ -72,6 +78,8 @@ export class TurKeyClient {
   #refreshing: Promise<TokenResponse> | undefined;
   /** Bumped on every sign-in and sign-out, so a refresh that raced one does not undo it. */
   #generation = 0;
+  /** The mfaToken of a login waiting for its second factor; kept in memory only. */
+  #mfaToken: string | undefined;
 
   constructor(options: TurKeyClientOptions) {
     this.#transport = createTransport(options);
@@ -94,15 +102,67 @@ export class TurKeyClient {
   }
 
   /**
-   * Signs in with email and password and stores the session.
+   * Signs in with email and password and stores the session. When the user has a second
+   * factor, nothing is stored yet: it resolves to `{ mfaRequired: true, methods }` and
+   * `verifyMfa` completes the sign-in within 5 minutes.
    *
    * @example
-   * const { user } = await turkey.login({ email: "ada@example.com", password });
+   * const result = await turkey.login({ email: "ada@example.com", password });
+   * if ("mfaRequired" in result) await turkey.verifyMfa({ code: prompt("Code") ?? "" });
    */
-  async login(input: LoginInput): Promise<TokenResponse> {
-    const tokens = await call<TokenResponse>(this.#transport, "/login", { body: input });
+  async login(input: LoginInput): Promise<LoginResponse> {
+    const result = await call<TokenResponse | (MfaRequired & { mfaToken: string })>(
+      this.#transport,
+      "/login",
+      {
+        body: input,
+      },
+    );
+    if ("mfaRequired" in result) {
+      this.#mfaToken = result.mfaToken;
+      return { mfaRequired: true, methods: result.methods };
+    }
+    await this.#store(result, "signed_in");
+    return result;
+  }
+
+  /**
+   * Completes a login that answered `mfaRequired`, with a TOTP code or a recovery code.
+   * A wrong code may be retried (up to 5 per login); `mfa_token_invalid` means log in again.
+   *
+   * @example
+   * await turkey.verifyMfa({ code: "123456" });
+   */
+  async verifyMfa(input: SecondFactorInput): Promise<TokenResponse> {
+    if (!this.#mfaToken)
+      throw new TurKeyError({ code: "mfa_token_invalid", status: 0, message: "Log in first" });
+    const tokens = await call<TokenResponse>(this.#transport, "/mfa/verify", {
+      body: { mfaToken: this.#mfaToken, ...input },
+    });
+    this.#mfaToken = undefined;
     await this.#store(tokens, "signed_in");
     return tokens;
+  }
+
+  /**
+   * Starts TOTP enrolment for the signed-in user; show `otpauthUrl` as a QR code.
+   *
+   * @example
+   * const { otpauthUrl } = await turkey.enrollTotp();
+   */
+  enrollTotp(): Promise<TotpEnrollment> {
+    return this.#authed<TotpEnrollment>("/mfa/totp/enroll", { method: "POST" });
+  }
+
+  /**
+   * Activates TOTP with a first code; answers the recovery codes (show them once). The user's
+   * other sessions end; this one stays.
+   *
+   * @example
+   * const { recoveryCodes } = await turkey.confirmTotp({ code: "123456" });
+   */
+  confirmTotp(input: CodeInput): Promise<RecoveryCodesResponse> {
+    return this.#authed<RecoveryCodesResponse>("/mfa/totp/confirm", { body: input });
   }
 
   /**

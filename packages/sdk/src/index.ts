@@ -5,6 +5,6 @@
 export { TurKeyAdmin, type TurKeyAdminOptions } from "./admin.js";
 export { REFRESH_MARGIN_MS, SDK_VERSION, TurKeyClient, type TurKeyClientOptions } from "./client.js";
 export { type ClientErrorCode, TurKeyError, type TurKeyErrorCode } from "./errors.js";
-export { bearerToken, TurKeyServer, type TurKeyServerOptions } from "./server.js";
+export { bearerToken, hasAal, TurKeyServer, type TurKeyServerOptions } from "./server.js";
 export { localStorageAdapter, memoryStorage, type TurKeyStorage, type WebStorage } from "./storage.js";
 export type * from "./types.js";

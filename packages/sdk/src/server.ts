@@ -71,3 +71,19 @@ export function bearerToken(request: { headers: { get(name: string): string | nu
   const match = /^Bearer\s+(\S+)$/i.exec(request.headers.get("Authorization") ?? "");
   return match?.[1] ?? null;
 }
+
+/**
+ * True when the token's sign-in reached assurance level `level`: 2 means a second factor was
+ * used (amr ["pwd","otp"]). Use it to demand a second factor for sensitive actions.
+ *
+ * @example
+ * const claims = await turkey.verifyAccessToken(bearerToken(request));
+ * if (!claims) return new Response("Unauthorized", { status: 401 });
+ * if (!hasAal(claims, 2)) return new Response("Second factor required", { status: 403 });
+ */
+export function hasAal(
+  claims: AccessTokenClaims | null | undefined,
+  level: 1 | 2,
+): claims is AccessTokenClaims {
+  return claims != null && claims.aal >= level;
+}

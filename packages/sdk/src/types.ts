@@ -74,9 +74,36 @@ export interface AccessTokenClaims {
   sid: string;
   email: string;
   email_verified: boolean;
+  /** How the user signed in (RFC 8176): `["pwd"]`, `["pwd", "otp"]`, … */
+  amr: string[];
+  /** Authenticator assurance level: 2 once a second factor was used. */
+  aal: 1 | 2;
 }
 
 export type IntrospectionResponse = ({ active: true } & AccessTokenClaims) | { active: false };
+
+/** Login's answer when the user has a second factor: call `verifyMfa` with a code next. */
+export interface MfaRequired {
+  mfaRequired: true;
+  /** What `verifyMfa` accepts. */
+  methods: ("totp" | "recovery_code")[];
+}
+
+export type LoginResponse = TokenResponse | MfaRequired;
+
+/** A current code from the authenticator app, or one of the recovery codes. */
+export type SecondFactorInput = { code: string } | { recoveryCode: string };
+
+/** A pending TOTP factor: show `otpauthUrl` as a QR code (or `secret` to type in). */
+export interface TotpEnrollment {
+  secret: string;
+  otpauthUrl: string;
+}
+
+/** Shown once, after `confirmTotp`: ten single-use codes for when the authenticator is lost. */
+export interface RecoveryCodesResponse {
+  recoveryCodes: string[];
+}
 
 export interface RegisterInput {
   email: string;
@@ -105,6 +132,10 @@ export interface ResetPasswordInput {
 export interface ChangePasswordInput {
   currentPassword: string;
   newPassword: string;
+}
+
+export interface CodeInput {
+  code: string;
 }
 
 export interface ChangeEmailInput {

@@ -12,6 +12,7 @@ const WHAT: Record<RetentionKey, [table: string, rows: string]> = {
   refreshTokensRevoked: ["refresh_tokens", "rows revoked over a day ago"],
   emailTokensUsed: ["email_tokens", "used links"],
   emailTokensExpired: ["email_tokens", "expired links"],
+  mfaChallengesExpired: ["mfa_challenges", "expired second-factor sign-ins"],
   emailLogins: ["email_logins", "spent or expired sign-in codes"],
   auditExpired: ["audit", "rows older than AUDIT_RETENTION_DAYS"],
   auditPii: ["audit", "emails blanked after AUDIT_PII_DAYS"],

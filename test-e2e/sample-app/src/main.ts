@@ -25,6 +25,10 @@ function credentials(): { email: string; password: string } {
   return { email: String(form.get("email") ?? ""), password: String(form.get("password") ?? "") };
 }
 
+function typedCode(): string {
+  return document.querySelector<HTMLInputElement>('input[name="code"]')?.value.trim() ?? "";
+}
+
 /** Our own API call, the way an app sends the user's token to a backend. */
 async function fetchMe(): Promise<User> {
   const token = await turkey.getAccessToken();
@@ -45,8 +49,23 @@ const actions: Record<string, () => Promise<string>> = {
     return `signed up as ${result.user.email}`;
   },
   async logIn() {
-    const { user, expiresIn } = await turkey.login(credentials());
-    return `logged in as ${user.email}; access token valid for ${expiresIn} s`;
+    const result = await turkey.login(credentials());
+    if ("mfaRequired" in result) return `second factor required: ${result.methods.join(", ")}`;
+    return `logged in as ${result.user.email}; access token valid for ${result.expiresIn} s`;
+  },
+  async enrollTotp() {
+    const { otpauthUrl } = await turkey.enrollTotp();
+    show("#otpauth", otpauthUrl);
+    return "scan the QR code (otpauth URI below), then type a code";
+  },
+  async confirmTotp() {
+    const { recoveryCodes } = await turkey.confirmTotp({ code: typedCode() });
+    show("#recovery", recoveryCodes.join("  "));
+    return `two-step sign-in on; ${recoveryCodes.length} recovery codes`;
+  },
+  async verifyMfa() {
+    const { user } = await turkey.verifyMfa({ code: typedCode() });
+    return `logged in as ${user.email} with a second factor`;
   },
   async profile() {
     const user = await turkey.getUser();

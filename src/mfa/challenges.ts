@@ -1,0 +1,82 @@
+/**
+ * A password sign-in that still needs its second factor. The mfaToken is 256 random bits,
+ * stored only as a hash, single-use, valid MFA_TOKEN_TTL_SECONDS, bound to the app, the user
+ * and the password hash it was issued for (a password change in between voids it). Every
+ * code tried against it is claimed first by one conditional UPDATE, so no more than
+ * MFA_MAX_GUESSES are ever checked, however many requests arrive at once.
+ */
+import { type SQL, sql } from "drizzle-orm";
+import { AUDIT_COLUMNS, auditValues } from "../audit";
+import { generateSecretToken, hashSecretToken } from "../auth/secrets";
+import type { AuthContext } from "../auth/session-context";
+
+export const MFA_TOKEN_TTL_SECONDS = 300;
+export const MFA_MAX_GUESSES = 5;
+
+export type MfaMethod = "totp" | "recovery_code";
+
+export interface MfaRequired {
+  mfaRequired: true;
+  mfaToken: string;
+  methods: MfaMethod[];
+}
+
+/** Issues the mfaToken for a user whose password was just verified. */
+export async function issueMfaChallenge(
+  ctx: Pick<AuthContext, "db" | "app" | "client" | "now">,
+  userId: string,
+  verifiedHash: string,
+): Promise<MfaRequired> {
+  const mfaToken = generateSecretToken();
+  const expiresAt = new Date(ctx.now.getTime() + MFA_TOKEN_TTL_SECONDS * 1000);
+  await ctx.db.execute(sql`
+    with issued as (
+      insert into mfa_challenges (app_id, user_id, token_hash, password_digest, created_at, expires_at)
+      values (${ctx.app.id}, ${userId}::uuid, ${hashSecretToken(mfaToken)}, ${hashSecretToken(verifiedHash)},
+        ${ctx.now}, ${expiresAt})
+    )
+    insert into audit (${AUDIT_COLUMNS})
+    values (${auditValues("mfa_challenged", ctx.app.id, userId, ctx.client, ctx.now, {})})`);
+  return { mfaRequired: true, mfaToken, methods: ["totp", "recovery_code"] };
+}
+
+export interface Challenge {
+  id: string;
+  userId: string;
+  email: string;
+  passwordDigest: string;
+}
+
+/** The live challenge of this app with this token, with its user's email, or undefined. */
+export async function findChallenge(ctx: AuthContext, mfaToken: string): Promise<Challenge | undefined> {
+  const result = await ctx.db.execute(sql`
+    select c.id, c.user_id, c.password_digest, u.email
+    from mfa_challenges c join users u on u.id = c.user_id
+    where c.token_hash = ${hashSecretToken(mfaToken)} and c.app_id = ${ctx.app.id}
+      and c.used_at is null and c.expires_at > ${ctx.now} and c.attempts < ${MFA_MAX_GUESSES}`);
+  const row = result.rows[0];
+  if (!row) return undefined;
+  return {
+    id: String(row.id),
+    userId: String(row.user_id),
+    email: String(row.email),
+    passwordDigest: String(row.password_digest),
+  };
+}
+
+/** Claims one guess against the challenge; false once it is used, expired or out of guesses. */
+export async function claimGuess(ctx: AuthContext, challengeId: string): Promise<boolean> {
+  const result = await ctx.db.execute(sql`
+    update mfa_challenges set attempts = attempts + 1
+    where id = ${challengeId}::uuid and used_at is null and expires_at > ${ctx.now}
+      and attempts < ${MFA_MAX_GUESSES}
+    returning id`);
+  return result.rows.length === 1;
+}
+
+/** A CTE body spending the challenge; the session starts only if it returns a row. */
+export function spendChallenge(ctx: AuthContext, challengeId: string): SQL {
+  return sql`update mfa_challenges set used_at = ${ctx.now}
+    where id = ${challengeId}::uuid and used_at is null and expires_at > ${ctx.now}
+    returning id`;
+}
