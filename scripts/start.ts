@@ -70,7 +70,13 @@ async function prepareDatabase(target: DatabaseTarget, port: string): Promise<vo
   await withDatabase(target, async (handle) => {
     requireSupportedServer(await readServerVersion(handle.pool), target.description.label);
     await applyMigrations(target.url);
-    await ensureApp(target.url, { id: "demo", name: "Demo", url: `http://localhost:${port}` });
+    // Hosted pages, so the links in the dev log open a page.
+    await ensureApp(target.url, {
+      id: "demo",
+      name: "Demo",
+      url: `http://localhost:${port}`,
+      hostedPages: true,
+    });
   });
 }
 

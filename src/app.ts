@@ -24,6 +24,7 @@ import { authRoutes } from "./routes/auth";
 import { docsRoutes } from "./routes/docs";
 import { emailLoginRoutes } from "./routes/email-login";
 import { mfaRoutes } from "./routes/mfa";
+import { pageRoutes } from "./routes/pages";
 import "./validation";
 
 const VERSION: string = pkg.version;
@@ -140,6 +141,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.route("/v1/admin", adminRoutes);
   app.route("/v1/auth", accountRoutes);
   app.route("/v1/auth", emailLoginRoutes);
+  app.route("/pages", pageRoutes);
 
   app.notFound(() => {
     throw new ApiError("not_found");

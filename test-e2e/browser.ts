@@ -8,7 +8,8 @@
  * the browser's token with TurKeyServer from the same installed package. The API reference page
  * (/docs) must render under its Content-Security-Policy (docs-page.ts). A second user turns on
  * TOTP and signs in again typing a code computed by the `otpauth` library, as an authenticator
- * app would show it.
+ * app would show it. Each hosted page must work from the link mailed to the fake
+ * Mailgun and pass axe-core (hosted-pages.ts).
  *
  * Everything it starts (database, Worker, app servers, browser) lives in its own temp folder
  * and ports 57000–57999, and is stopped on every exit path.
@@ -22,6 +23,7 @@ import * as OTPAuth from "otpauth";
 import pg from "pg";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { checkDocsPage } from "./docs-page";
+import { checkHostedPages } from "./hosted-pages";
 import {
   type BuiltApp,
   buildSampleApp,
@@ -313,7 +315,10 @@ async function run(cleanups: Cleanup[]): Promise<void> {
   await chmod(dir, 0o755);
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
-  const { ports, allowed, blocked, sdk, app, databaseUrl, workerUrl } = await prepare(dir, cleanups);
+  const { ports, allowed, blocked, sdk, app, databaseUrl, workerUrl, mailgunUrl } = await prepare(
+    dir,
+    cleanups,
+  );
   reportPackage(sdk, app);
   for (const port of [ports.allowedPort, ports.blockedPort]) {
     const server = await serveStatic(app.distDir, port);
@@ -333,6 +338,7 @@ async function run(cleanups: Cleanup[]): Promise<void> {
   await checkPreflights(workerUrl, allowed, blocked);
   await checkUsers(databaseUrl);
   await checkDocsPage(context, workerUrl, path.join(RESULTS, "docs.png"), expectThat);
+  await checkHostedPages(context, { workerUrl, mailgunUrl, appId: APP_ID, results: RESULTS, expectThat });
 }
 
 async function main(): Promise<void> {

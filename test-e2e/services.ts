@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { buildDocsAssets } from "../scripts/docs-assets";
 import { startEmbeddedPostgres } from "../src/cli/embedded-postgres";
 import { applyMigrations, ensureApp } from "../src/db/migrate";
+import { FAKE_MAILGUN_DOMAIN, FAKE_MAILGUN_KEY, startFakeMailgun } from "../test/support/fake-mailgun";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -54,6 +55,8 @@ function startWorker(dir: string, port: number, inspectorPort: number, envFile: 
   const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1"];
   args.push("--inspector-port", String(inspectorPort), "--env-file", envFile);
   args.push("--persist-to", path.join(dir, "wrangler-state"), "--show-interactive-dev-session=false");
+  // As `npm start`: the Worker sees its real local address, which the hosted pages' links use.
+  args.push("--infer-origin-from-routes=false");
   return spawn("npx", args, {
     cwd: ROOT,
     detached: true,
@@ -99,8 +102,11 @@ async function waitForHealth(url: string, worker: ChildProcess, logFile: string)
 }
 
 /** The env file wrangler reads; values are plain tokens, so no quoting is needed. */
-function workerEnv(allowedOrigin: string): string {
+function workerEnv(allowedOrigin: string, mailgunUrl: string): string {
   const vars = {
+    MAILGUN_API_KEY: FAKE_MAILGUN_KEY,
+    MAILGUN_DOMAIN: FAKE_MAILGUN_DOMAIN,
+    MAILGUN_API_BASE: mailgunUrl,
     NODE_ENV: "development",
     JWT_SECRET: randomBytes(48).toString("base64url"),
     ENCRYPTION_KEY: randomBytes(48).toString("base64url"),
@@ -115,11 +121,14 @@ function workerEnv(allowedOrigin: string): string {
 export interface Backend {
   databaseUrl: string;
   workerUrl: string;
+  /** The fake Mailgun the Worker sends through; `GET /recorded?to=` reads a recipient's mail. */
+  mailgunUrl: string;
 }
 
 /**
  * A migrated database with the app registered, and the Worker serving it with `allowedOrigin`
- * as its only CORS origin; resolves once `/health` answers 200.
+ * as its only CORS origin, hosted pages on, and mail going to a fake Mailgun; resolves once
+ * `/health` answers 200.
  */
 export async function startBackend(
   dir: string,
@@ -135,14 +144,21 @@ export async function startBackend(
   });
   cleanups.push(() => database.stop());
   await applyMigrations(database.url);
-  await ensureApp(database.url, { id: app.id, name: "Browser check", url: app.allowedOrigin });
+  await ensureApp(database.url, {
+    id: app.id,
+    name: "Browser check",
+    url: app.allowedOrigin,
+    hostedPages: true,
+  });
+  const mailgun = await startFakeMailgun();
+  cleanups.push(() => mailgun.close());
 
   const envFile = path.join(dir, "worker.env");
-  await writeFile(envFile, workerEnv(app.allowedOrigin), { mode: 0o600 });
+  await writeFile(envFile, workerEnv(app.allowedOrigin, mailgun.url), { mode: 0o600 });
   await buildDocsAssets(); // the /docs page's files, served by wrangler as static assets
   const worker = startWorker(dir, ports.workerPort, ports.inspectorPort, envFile, database.url);
   cleanups.push(stopProcessGroup(worker));
   const workerUrl = `http://127.0.0.1:${ports.workerPort}`;
   await waitForHealth(workerUrl, worker, path.join(dir, "wrangler.log"));
-  return { databaseUrl: database.url, workerUrl };
+  return { databaseUrl: database.url, workerUrl, mailgunUrl: mailgun.url };
 }

@@ -91,7 +91,7 @@ async function mailExistingAccount(ctx: AuthContext, email: string): Promise<voi
   if (!owner) return;
   const planned = planEmailToken(ctx, "reset_password");
   if (!(await storeThrottledToken(ctx, owner.id, planned))) return;
-  const content = existingAccountEmail(ctx.app, emailLink(ctx.app, "reset_password", planned.token));
+  const content = existingAccountEmail(ctx.app, emailLink(ctx, "reset_password", planned.token));
   ctx.outbox?.({
     ...content,
     to: owner.email,

@@ -60,7 +60,7 @@ export async function requestEmailChange(
     )
     select count(*)::int as stored from stored`);
   if (result.rows[0]?.stored !== 1) return;
-  const link = emailLink(ctx.app, "change_email", planned.token);
+  const link = emailLink(ctx, "change_email", planned.token);
   const mail = { appId: ctx.app.id, userId: user.id };
   ctx.outbox?.({ ...confirmNewEmailEmail(ctx.app, link), ...mail, to: newEmail, kind: "change_email" });
   ctx.outbox?.({

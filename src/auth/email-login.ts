@@ -58,7 +58,7 @@ export async function requestEmailLogin(ctx: AuthContext, rawEmail: string): Pro
     )
     select count(*)::int as stored from stored`);
   if (result.rows[0]?.stored !== 1) return;
-  const link = emailLink(ctx.app, "email_login", token);
+  const link = emailLink(ctx, "email_login", token);
   ctx.outbox?.({
     ...emailLoginEmail(ctx.app, code, link),
     to: email,

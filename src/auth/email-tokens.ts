@@ -1,10 +1,9 @@
 /**
  * Single-use tokens sent by email: verification (24 h), password reset (1 h) and the
  * confirmation of a new address (24 h). Only their
- * SHA-256 hash is stored; links point at the app's own site.
+ * SHA-256 hash is stored; links point at the app's own site or at Turkey's hosted pages.
  */
 import { type SQL, sql } from "drizzle-orm";
-import type { App } from "../apps/registry";
 import type { OutgoingEmail } from "../email/outbox";
 import { passwordResetEmail, verificationEmail } from "../email/templates";
 import { generateSecretToken, hashSecretToken } from "./secrets";
@@ -57,8 +56,16 @@ export function emailTokenValues(ctx: AuthContext, planned: PlannedToken, userId
   return sql`${ctx.app.id}, ${user}, ${planned.kind}, ${hashSecretToken(planned.token)}, ${ctx.now}, ${planned.expiresAt}`;
 }
 
-export function emailLink(app: App, kind: LinkKind, token: string): string {
-  return `${app.url.replace(/\/+$/, "")}/${PATHS[kind]}?token=${encodeURIComponent(token)}`;
+/**
+ * The link a mail carries: the app's own page, or Turkey's hosted page for apps that turned
+ * hosted pages on (`/pages/<appId>/<page>` on the origin the request reached), but for sign-in.
+ */
+export function emailLink(ctx: Pick<AuthContext, "app" | "origin">, kind: LinkKind, token: string): string {
+  const { app, origin } = ctx;
+  // Sign-in by link has no hosted page: the tokens it issues belong to the app's own page.
+  const hosted = app.hostedPages && origin && kind !== "email_login";
+  const base = hosted ? `${origin}/pages/${app.id}` : app.url.replace(/\/+$/, "");
+  return `${base}/${PATHS[kind]}?token=${encodeURIComponent(token)}`;
 }
 
 /** The mail carrying a token. It holds no text a user chose: the address may not be theirs. */
@@ -67,7 +74,7 @@ export function tokenEmail(
   user: { id: string; email: string },
   planned: PlannedToken & { kind: AccountEmailKind },
 ): OutgoingEmail {
-  const link = emailLink(ctx.app, planned.kind, planned.token);
+  const link = emailLink(ctx, planned.kind, planned.token);
   const content =
     planned.kind === "verify_email"
       ? verificationEmail(ctx.app, link, { usableUnverified: !ctx.config.requireEmailVerification })

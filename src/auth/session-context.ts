@@ -22,6 +22,11 @@ export interface AuthContext {
   clearAttempts?: (email: string) => Promise<void>;
   /** Takes emails to send after the response; absent where none are sent (CLI). */
   outbox?: Outbox;
+  /**
+   * The Worker's own origin as this request reached it (scheme and host); links to hosted
+   * pages point there. Absent where no request is served (CLI).
+   */
+  origin?: string;
 }
 
 /** What issuing a token pair needs. No KV: Node tools (the CLI) issue tokens too. */

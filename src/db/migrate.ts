@@ -21,17 +21,16 @@ export async function applyMigrations(connectionString: string): Promise<void> {
 /** Adds an app to the registry unless it is already there. */
 export async function ensureApp(
   connectionString: string,
-  app: { id: string; name: string; url: string },
+  app: { id: string; name: string; url: string; hostedPages?: boolean },
 ): Promise<void> {
   const client = new pg.Client({ connectionString });
   client.on("error", () => {});
   await client.connect();
   try {
-    await client.query("insert into apps (id, name, url) values ($1, $2, $3) on conflict (id) do nothing", [
-      app.id,
-      app.name,
-      app.url,
-    ]);
+    await client.query(
+      "insert into apps (id, name, url, hosted_pages) values ($1, $2, $3, $4) on conflict (id) do nothing",
+      [app.id, app.name, app.url, app.hostedPages ?? false],
+    );
   } finally {
     await client.end();
   }

@@ -120,18 +120,27 @@ export async function verifyLiveToken(c: Context<AppEnv>, token: string): Promis
  * app backends calling introspect and users' bearer calls never use up sign-in attempts.
  */
 export const rateLimited = createMiddleware<AppEnv>(async (c, next) => {
+  const headers = await countCredentialRequest(c);
+  await next();
+  for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+});
+documented(rateLimited, { errors: ["rate_limited"], headers: ["rateLimit"] });
+
+/**
+ * Counts one request against the (app, client network) window of the credential endpoints;
+ * rate_limited when over. Returns the RateLimit headers to answer with.
+ */
+export async function countCredentialRequest(c: Context<AppEnv>): Promise<Record<string, string>> {
   const { config } = c.var.deps;
   const result = await hitNetworkLimit(c, "ip", {
     windowMs: config.rateLimitWindowMs,
     max: config.rateLimitMaxRequests,
   });
-  if (!result) return next();
+  if (!result) return {};
   const headers = rateLimitHeaders(result);
   if (!result.allowed) throw new ApiError("rate_limited", undefined, undefined, headers);
-  await next();
-  for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
-});
-documented(rateLimited, { errors: ["rate_limited"], headers: ["rateLimit"] });
+  return headers;
+}
 
 /** Refresh tokens that match no session, per network: a generous ceiling, not a login budget. */
 export const REFRESH_MISS_FACTOR = 10;
@@ -176,6 +185,7 @@ export function authContext(c: Context<AppEnv>): AuthContext {
     kv: c.env.REVOCATIONS,
     app: c.var.app,
     client,
+    origin: new URL(c.req.url).origin,
     now: deps.clock(),
     // Emails leave after the response; a failure is logged and audited by deliver().
     outbox: (email) =>
