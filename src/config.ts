@@ -3,7 +3,7 @@
  * A bad value is reported by its key only — values may be secrets.
  */
 import * as z from "zod/mini";
-import { algorithmOf } from "./auth/signing-keys";
+import { algorithmOf } from "./crypto/jwk-algorithm";
 import "./validation";
 
 export type NodeEnv = "development" | "test" | "production";

@@ -8,10 +8,10 @@
  */
 import { sql } from "drizzle-orm";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
+import { algorithmOf } from "../crypto/jwk-algorithm";
 import { type EncryptionSecrets, seal } from "../crypto/seal";
 import type { Database } from "../db";
 import {
-  algorithmOf,
   PUBLISH_BEFORE_SIGNING_SECONDS,
   publicJwkOf,
   retiredKeyLifetimeSeconds,

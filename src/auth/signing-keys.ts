@@ -10,9 +10,8 @@
  * Verification picks the key by `kid`, pinned to that key's algorithm; an unknown kid is refused.
  */
 import { type CryptoKey, calculateJwkThumbprint, importJWK, type JWK } from "jose";
+import { algorithmOf, type SigningAlgorithm } from "../crypto/jwk-algorithm";
 import { type EncryptionSecrets, open } from "../crypto/seal";
-
-export type SigningAlgorithm = "HS256" | "ES256" | "EdDSA";
 
 /** What /.well-known/jwks.json answers with: caches (and app backends) keep it this long. */
 export const JWKS_MAX_AGE_SECONDS = 300;
@@ -56,13 +55,6 @@ export interface Signer {
 export interface Verifier {
   alg: SigningAlgorithm;
   key: CryptoKey | Uint8Array;
-}
-
-/** The algorithm a private JWK implies, or undefined when Turkey does not sign with it. */
-export function algorithmOf(jwk: JWK): SigningAlgorithm | undefined {
-  if (jwk.kty === "EC" && jwk.crv === "P-256") return "ES256";
-  if (jwk.kty === "OKP" && jwk.crv === "Ed25519") return "EdDSA";
-  return undefined;
 }
 
 /** How long after its retirement a key's tokens may still be live (then it leaves the JWKS). */
