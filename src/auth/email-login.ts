@@ -83,19 +83,11 @@ export async function verifyEmailLogin(ctx: AuthContext, proof: EmailLoginProof)
     if (!(await spendCode(ctx, email, proof.code))) return refuseCode(ctx, email, attempt);
   }
   const user = await findOrCreateUser(ctx, email);
-  if (user && (await hasSecondFactor(ctx, user.id))) {
-    // A mailed code proves the mailbox only; it never stands in for a second factor, so such
-    // an account signs in with its password and its factor.
-    await attempt?.release();
-    throw new ApiError(
-      "email_login_disabled",
-      "Sign-in by email is not available for an account with a second factor",
-    );
-  }
   const issue = planIssue(ctx, ctx.now, { amr: [method === "email_code" ? "otp" : "email"], aal: 1 });
-  // Undefined only when the account was deleted meanwhile; false when its password changed
-  // in between, or a second factor was confirmed meanwhile: either way this proof no longer
-  // signs in. (Confirming a factor locks the user's row, which this start share-locks.)
+  // The session starts only if the account has no confirmed second factor: a mailed code proves
+  // the mailbox only, and never stands in for a factor. Checked in the statement that starts the
+  // session (confirming a factor locks the user's row, which it share-locks), so the common path
+  // pays no extra round trip. Undefined user: the account was deleted meanwhile.
   if (
     !user ||
     !(await startSession(
@@ -109,6 +101,14 @@ export async function verifyEmailLogin(ctx: AuthContext, proof: EmailLoginProof)
       { method },
     ))
   ) {
+    if (user && (await hasSecondFactor(ctx, user.id))) {
+      await attempt?.release();
+      throw new ApiError(
+        "email_login_disabled",
+        "Sign-in by email is not available for an account with a second factor",
+      );
+    }
+    // Otherwise its password changed in between: this proof no longer signs in.
     if (attempt) return refuseCode(ctx, email, attempt);
     throw new ApiError("invalid_token");
   }
