@@ -25,6 +25,7 @@ import { docsRoutes } from "./routes/docs";
 import { emailLoginRoutes } from "./routes/email-login";
 import { mfaRoutes } from "./routes/mfa";
 import { pageRoutes } from "./routes/pages";
+import { passkeyRoutes } from "./routes/passkeys";
 import "./validation";
 
 const VERSION: string = pkg.version;
@@ -138,6 +139,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.use("/v1/*", requireApp);
   app.route("/v1/auth", authRoutes);
   app.route("/v1/auth/mfa", mfaRoutes);
+  app.route("/v1/auth/passkeys", passkeyRoutes);
   app.route("/v1/admin", adminRoutes);
   app.route("/v1/auth", accountRoutes);
   app.route("/v1/auth", emailLoginRoutes);

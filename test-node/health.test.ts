@@ -52,6 +52,8 @@ describe("db health", () => {
       "email_tokens",
       "mfa_challenges",
       "mfa_factors",
+      "passkey_challenges",
+      "passkeys",
       "recovery_codes",
       "refresh_tokens",
       "revoked_jti",

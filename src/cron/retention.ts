@@ -19,13 +19,21 @@ export type RetentionKey =
   | "emailTokensUsed"
   | "emailTokensExpired"
   | "mfaChallengesExpired"
+  | "passkeyChallengesExpired"
   | "emailLogins"
   | "auditExpired"
   | "auditPii";
 
 export interface RetentionRule {
   key: RetentionKey;
-  table: "revoked_jti" | "refresh_tokens" | "email_tokens" | "mfa_challenges" | "email_logins" | "audit";
+  table:
+    | "revoked_jti"
+    | "refresh_tokens"
+    | "email_tokens"
+    | "mfa_challenges"
+    | "passkey_challenges"
+    | "email_logins"
+    | "audit";
   /** The rows past retention (a WHERE condition on the table, alias-free). */
   due: SQL;
   /** Delete them, or blank a part of them. */
@@ -88,6 +96,14 @@ export function retentionRules(settings: RetentionSettings): RetentionRule[] {
     {
       key: "mfaChallengesExpired",
       table: "mfa_challenges",
+      due: sql`expires_at < now()`,
+      action: "delete",
+      oldest: sql`expires_at`,
+    },
+    // Passkey challenges live 5 minutes too; spent ones wait for their expiry.
+    {
+      key: "passkeyChallengesExpired",
+      table: "passkey_challenges",
       due: sql`expires_at < now()`,
       action: "delete",
       oldest: sql`expires_at`,

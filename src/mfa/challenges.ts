@@ -13,7 +13,7 @@ import type { AuthContext } from "../auth/session-context";
 export const MFA_TOKEN_TTL_SECONDS = 300;
 export const MFA_MAX_GUESSES = 5;
 
-export type MfaMethod = "totp" | "recovery_code";
+export type MfaMethod = "totp" | "recovery_code" | "passkey";
 
 export interface MfaRequired {
   mfaRequired: true;
@@ -29,15 +29,19 @@ export async function issueMfaChallenge(
 ): Promise<MfaRequired> {
   const mfaToken = generateSecretToken();
   const expiresAt = new Date(ctx.now.getTime() + MFA_TOKEN_TTL_SECONDS * 1000);
-  await ctx.db.execute(sql`
+  const result = await ctx.db.execute(sql`
     with issued as (
       insert into mfa_challenges (app_id, user_id, token_hash, password_digest, created_at, expires_at)
       values (${ctx.app.id}, ${userId}::uuid, ${hashSecretToken(mfaToken)}, ${hashSecretToken(verifiedHash)},
         ${ctx.now}, ${expiresAt})
+    ), audited as (
+      insert into audit (${AUDIT_COLUMNS})
+      values (${auditValues("mfa_challenged", ctx.app.id, userId, ctx.client, ctx.now, {})})
     )
-    insert into audit (${AUDIT_COLUMNS})
-    values (${auditValues("mfa_challenged", ctx.app.id, userId, ctx.client, ctx.now, {})})`);
-  return { mfaRequired: true, mfaToken, methods: ["totp", "recovery_code"] };
+    select exists (select 1 from passkeys where user_id = ${userId}::uuid and app_id = ${ctx.app.id}) as has_passkey`);
+  const methods: MfaMethod[] = ["totp", "recovery_code"];
+  if (result.rows[0]?.has_passkey === true) methods.push("passkey");
+  return { mfaRequired: true, mfaToken, methods };
 }
 
 export interface Challenge {

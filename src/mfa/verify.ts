@@ -1,10 +1,15 @@
 /**
  * The second step of a sign-in with a second factor: mfaToken + TOTP code or recovery code →
- * a session with amr ["pwd","otp"], aal 2. Each try is reserved with the account's attempt
+ * a session with amr ["pwd","otp"], aal 2; or mfaToken + a passkey's signature → amr
+ * ["pwd","hwk"] (device-bound) or ["pwd","swk"] (synced), aal 2. Each try is reserved with the account's attempt
  * limit (the lockout counts wrong codes like wrong passwords) and claims one of the token's
  * MFA_MAX_GUESSES; the session is created through the share-locked path of a password login,
  * in the same statement that spends the token.
  */
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+} from "@simplewebauthn/server";
 import { sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { isDisabled, passwordDigestIs, startSession } from "../auth/login";
@@ -12,15 +17,31 @@ import type { AuthContext, TokenResponse } from "../auth/session-context";
 import { planIssue, type SignIn, tokenResponse } from "../auth/sessions";
 import { userFromSql } from "../auth/users";
 import { ApiError } from "../errors";
+import { assertionOptions, verifyAssertion } from "../passkeys/assertion";
+import { credentialsOf } from "../passkeys/credentials";
+import { passkeyMethod } from "../passkeys/login";
 import type { Attempt } from "../rate-limit";
 import { type Challenge, claimGuess, findChallenge, spendChallenge } from "./challenges";
 import { acceptSecondFactor, type SecondFactor } from "./factors";
 
-export const SECOND_FACTOR_SIGN_IN: SignIn = { amr: ["pwd", "otp"], aal: 2 };
+/** A second factor: a code, a recovery code, or a passkey's signed response. */
+export type SecondStep = SecondFactor | { passkey: AuthenticationResponseJSON };
+
+/** Request options naming the passkeys of the user an mfaToken is for. */
+export async function mfaPasskeyOptions(
+  ctx: AuthContext,
+  mfaToken: string,
+): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const challenge = await findChallenge(ctx, mfaToken);
+  if (!challenge) throw new ApiError("mfa_token_invalid");
+  const allow = await credentialsOf(ctx.db, ctx.app.id, challenge.userId);
+  if (allow.length === 0) throw new ApiError("mfa_not_enrolled");
+  return assertionOptions(ctx, "mfa", challenge.userId, allow);
+}
 
 export async function verifyMfa(
   ctx: AuthContext,
-  input: { mfaToken: string } & SecondFactor,
+  input: { mfaToken: string } & SecondStep,
 ): Promise<TokenResponse> {
   const challenge = await findChallenge(ctx, input.mfaToken);
   if (!challenge) throw new ApiError("mfa_token_invalid");
@@ -29,9 +50,11 @@ export async function verifyMfa(
     await attempt?.release();
     throw new ApiError("mfa_token_invalid");
   }
-  if (!(await acceptSecondFactor(ctx, challenge.userId, input))) return refuse(ctx, challenge, attempt);
+  const method = await acceptSecondStep(ctx, challenge.userId, input);
+  if (!method)
+    return refuse(ctx, challenge, attempt, "passkey" in input ? "passkey_invalid" : "invalid_mfa_code");
 
-  const issue = planIssue(ctx, ctx.now, SECOND_FACTOR_SIGN_IN);
+  const issue = planIssue(ctx, ctx.now, { amr: ["pwd", method], aal: 2 });
   const started = await startSession(
     ctx,
     challenge.userId,
@@ -51,8 +74,24 @@ export async function verifyMfa(
   return tokenResponse(ctx, userFromSql(user.rows[0] ?? {}), issue);
 }
 
-/** Counts the wrong code towards the account's lockout, audits it, answers invalid_mfa_code. */
-async function refuse(ctx: AuthContext, challenge: Challenge, attempt: Attempt | undefined): Promise<never> {
+/** The RFC 8176 method the second step proved, or undefined when it is wrong. */
+async function acceptSecondStep(
+  ctx: AuthContext,
+  userId: string,
+  input: SecondStep,
+): Promise<"otp" | "hwk" | "swk" | undefined> {
+  if (!("passkey" in input)) return (await acceptSecondFactor(ctx, userId, input)) ? "otp" : undefined;
+  const assertion = await verifyAssertion(ctx, input.passkey, "mfa", userId);
+  return "failure" in assertion ? undefined : passkeyMethod(assertion);
+}
+
+/** Counts the wrong factor towards the account's lockout, audits it, answers with `code`. */
+async function refuse(
+  ctx: AuthContext,
+  challenge: Challenge,
+  attempt: Attempt | undefined,
+  code: "invalid_mfa_code" | "passkey_invalid",
+): Promise<never> {
   const after = await attempt?.settle(false);
   const locked = sql`, (${auditValues("account_locked", ctx.app.id, challenge.userId, ctx.client, ctx.now, {
     email: challenge.email,
@@ -63,5 +102,5 @@ async function refuse(ctx: AuthContext, challenge: Challenge, attempt: Attempt |
     insert into audit (${AUDIT_COLUMNS})
     values (${auditValues("mfa_failed", ctx.app.id, challenge.userId, ctx.client, ctx.now, {})})
     ${after?.lockedNow ? locked : sql``}`);
-  throw new ApiError("invalid_mfa_code");
+  throw new ApiError(code);
 }

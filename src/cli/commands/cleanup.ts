@@ -13,6 +13,7 @@ const WHAT: Record<RetentionKey, [table: string, rows: string]> = {
   emailTokensUsed: ["email_tokens", "used links"],
   emailTokensExpired: ["email_tokens", "expired links"],
   mfaChallengesExpired: ["mfa_challenges", "expired second-factor sign-ins"],
+  passkeyChallengesExpired: ["passkey_challenges", "expired passkey challenges"],
   emailLogins: ["email_logins", "spent or expired sign-in codes"],
   auditExpired: ["audit", "rows older than AUDIT_RETENTION_DAYS"],
   auditPii: ["audit", "emails blanked after AUDIT_PII_DAYS"],
