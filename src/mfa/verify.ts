@@ -14,7 +14,7 @@ import { sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { isDisabled, passwordDigestIs, startSession } from "../auth/login";
 import type { AuthContext, TokenResponse } from "../auth/session-context";
-import { planIssue, type SignIn, tokenResponse } from "../auth/sessions";
+import { planIssue, tokenResponse } from "../auth/sessions";
 import { userFromSql } from "../auth/users";
 import { ApiError } from "../errors";
 import { assertionOptions, verifyAssertion } from "../passkeys/assertion";
