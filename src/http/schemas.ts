@@ -84,6 +84,20 @@ export const sessions = z.strictObject({ sessions: z.array(session) });
 
 const nullableText = z.nullable(z.string());
 
+export const passkey = named(
+  "Passkey",
+  "A passkey of the user in this app. deviceType singleDevice: bound to one authenticator " +
+    "(amr hwk); multiDevice: may be synced between devices (amr swk).",
+  z.strictObject({
+    id: z.uuid(),
+    name: z.string(),
+    createdAt: timestamp,
+    lastUsedAt: z.nullable(timestamp),
+    deviceType: z.enum(["singleDevice", "multiDevice"]),
+    backedUp: z.boolean(),
+  }) satisfies z.ZodMiniType<PasskeyView>,
+);
+
 export const accountExport = named(
   "AccountExport",
   "Everything Turkey holds about the user in this app; no password hash, no token.",
@@ -102,6 +116,7 @@ export const accountExport = named(
         userAgent: nullableText,
       }),
     ),
+    passkeys: z.array(passkey),
     auditEvents: z.array(
       z.strictObject({
         event: z.string(),
@@ -209,27 +224,14 @@ export const recoveryCodes = named(
 
 export const factors = named(
   "Factors",
-  "The user's second factors (pending ones with confirmedAt null) and the unused recovery codes left.",
+  "The user's second factors (pending ones with confirmedAt null), the unused recovery codes left, and the passkeys.",
   z.strictObject({
     factors: z.array(
       z.strictObject({ kind: z.literal("totp"), createdAt: timestamp, confirmedAt: z.nullable(timestamp) }),
     ),
     recoveryCodesLeft: z.int().check(z.nonnegative()),
+    passkeys: z.array(passkey),
   }) satisfies z.ZodMiniType<FactorsView>,
-);
-
-export const passkey = named(
-  "Passkey",
-  "A passkey of the user in this app. deviceType singleDevice: bound to one authenticator " +
-    "(amr hwk); multiDevice: may be synced between devices (amr swk).",
-  z.strictObject({
-    id: z.uuid(),
-    name: z.string(),
-    createdAt: timestamp,
-    lastUsedAt: z.nullable(timestamp),
-    deviceType: z.enum(["singleDevice", "multiDevice"]),
-    backedUp: z.boolean(),
-  }) satisfies z.ZodMiniType<PasskeyView>,
 );
 
 export const passkeyList = z.strictObject({ passkeys: z.array(passkey) });
