@@ -420,3 +420,41 @@ describe("removing a passkey", () => {
     }
   });
 });
+
+describe("passkeys in the account's other views", () => {
+  it("are listed by GET /v1/auth/mfa and exported without their keys, and go with the account", async () => {
+    const { tokens, passkeyId } = await register();
+    const factors = await api().get("/v1/auth/mfa", tokens.accessToken);
+    expect(await factors.json()).toMatchObject({
+      factors: [],
+      passkeys: [{ id: passkeyId, name: "Laptop" }],
+    });
+
+    const exported = await api().get("/v1/auth/account/export", tokens.accessToken);
+    const text = await exported.text();
+    expect((JSON.parse(text) as { passkeys: { id: string }[] }).passkeys.map((p) => p.id)).toEqual([
+      passkeyId,
+    ]);
+    const handle = openTestDatabase();
+    try {
+      const stored = await handle.db.execute(sql`
+        select credential_id, public_key from passkeys where id = ${passkeyId}::uuid`);
+      const row = stored.rows[0] ?? {};
+      expect(text).not.toContain(String(row.public_key));
+      expect(text).not.toContain(String(row.credential_id));
+
+      const deletion = postJson(
+        { password: PASSWORD },
+        { "x-app-id": appId, authorization: `Bearer ${tokens.accessToken}` },
+      );
+      const deleted = await send(app, "/v1/auth/account", { ...deletion, method: "DELETE" });
+      expect(deleted.status).toBe(204);
+      const left = await handle.db.execute(sql`
+        select (select count(*)::int from passkeys where user_id = ${tokens.user.id}::uuid) as passkeys,
+          (select count(*)::int from passkey_challenges where user_id = ${tokens.user.id}::uuid) as challenges`);
+      expect(left.rows).toEqual([{ passkeys: 0, challenges: 0 }]);
+    } finally {
+      await handle.close();
+    }
+  });
+});
