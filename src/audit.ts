@@ -41,7 +41,10 @@ export type AuditEvent =
   | "email_change_refused"
   | "account_deleted"
   | "email_login_requested"
-  | "email_login_failed";
+  | "email_login_failed"
+  | "deletion_code_requested"
+  | "deletion_code_failed"
+  | "handoff_refused";
 
 /** Who is asking: read from the request by the HTTP layer. */
 export interface Client {
