@@ -44,7 +44,10 @@ export type AuditEvent =
   | "email_login_failed"
   | "passkey_registered"
   | "passkey_deleted"
-  | "passkey_failed";
+  | "passkey_failed"
+  | "deletion_code_requested"
+  | "deletion_code_failed"
+  | "handoff_refused";
 
 /** Who is asking: read from the request by the HTTP layer. */
 export interface Client {

@@ -74,6 +74,7 @@ describe("db cleanup", () => {
       mfaChallengesExpired: 1,
       passkeyChallengesExpired: 1,
       emailLogins: 0,
+      handoffCodes: 0,
       auditPii: 0,
       auditExpired: 0,
     });

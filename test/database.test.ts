@@ -18,6 +18,8 @@ const SEED_TABLES = [
 ];
 /** Second factors (docs/mfa.md). */
 const MFA_TABLES = ["mfa_challenges", "mfa_factors", "recovery_codes"];
+/** Sign-ins handed to the app's page (docs/account.md). */
+const HANDOFF_TABLES = ["handoff_codes"];
 /** Passkeys (docs/mfa.md). */
 const PASSKEY_TABLES = ["passkey_challenges", "passkeys"];
 const SEED_INDEXES = [
@@ -29,7 +31,7 @@ const SEED_INDEXES = [
 ];
 
 describe("migrations", () => {
-  it("create exactly the seed's tables plus the app registry, app keys, the audit chains, the signing keys, the second-factor and the passkey tables", async () => {
+  it("create exactly the seed's tables plus the app registry, app keys, the audit chains, the signing keys, the second-factor tables, the hand-off codes and the passkey tables", async () => {
     const handle = openWorkerDatabase(bindings);
     try {
       const result = await handle.db.execute<{ table_name: string }>(
@@ -37,7 +39,7 @@ describe("migrations", () => {
             where table_schema = 'public' order by table_name`,
       );
       expect(result.rows.map((row) => row.table_name)).toEqual(
-        [...SEED_TABLES, ...MFA_TABLES, ...PASSKEY_TABLES].sort(),
+        [...SEED_TABLES, ...MFA_TABLES, ...HANDOFF_TABLES, ...PASSKEY_TABLES].sort(),
       );
     } finally {
       await handle.close();
@@ -74,10 +76,9 @@ describe("migrations", () => {
         "audit",
         "email_logins",
         "email_tokens",
+        "handoff_codes",
         "mfa_challenges",
         "mfa_factors",
-        "passkey_challenges",
-        "passkeys",
         "recovery_codes",
         "refresh_tokens",
         "users",

@@ -21,6 +21,7 @@ export type RetentionKey =
   | "mfaChallengesExpired"
   | "passkeyChallengesExpired"
   | "emailLogins"
+  | "handoffCodes"
   | "auditExpired"
   | "auditPii";
 
@@ -33,6 +34,7 @@ export interface RetentionRule {
     | "mfa_challenges"
     | "passkey_challenges"
     | "email_logins"
+    | "handoff_codes"
     | "audit";
   /** The rows past retention (a WHERE condition on the table, alias-free). */
   due: SQL;
@@ -113,6 +115,14 @@ export function retentionRules(settings: RetentionSettings): RetentionRule[] {
       // mail too); spent ones wait for their expiry, which keeps the batch on the index.
       key: "emailLogins",
       table: "email_logins",
+      due: sql`expires_at < now()`,
+      action: "delete",
+      oldest: sql`expires_at`,
+    },
+    // A hand-off code lives 60 seconds; spent ones wait for their expiry too.
+    {
+      key: "handoffCodes",
+      table: "handoff_codes",
       due: sql`expires_at < now()`,
       action: "delete",
       oldest: sql`expires_at`,

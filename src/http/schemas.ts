@@ -161,6 +161,7 @@ const retentionRule = z.enum([
   "mfaChallengesExpired",
   "passkeyChallengesExpired",
   "emailLogins",
+  "handoffCodes",
   "auditExpired",
   "auditPii",
 ]);

@@ -1,7 +1,8 @@
 /**
  * The second step of a sign-in with a second factor: mfaToken + TOTP code or recovery code →
- * a session with amr ["pwd","otp"], aal 2; or mfaToken + a passkey's signature → amr
- * ["pwd","hwk"] (device-bound) or ["pwd","swk"] (synced), aal 2. Each try is reserved with the account's attempt
+ * a session with aal 2 and the first step's amr plus `otp` (["pwd","otp"] after a password); or
+ * mfaToken + a passkey's signature → the first step's amr plus `hwk` (device-bound) or `swk`
+ * (synced). Each try is reserved with the account's attempt
  * limit (the lockout counts wrong codes like wrong passwords) and claims one of the token's
  * MFA_MAX_GUESSES; the session is created through the share-locked path of a password login,
  * in the same statement that spends the token.
@@ -21,7 +22,7 @@ import { assertionOptions, verifyAssertion } from "../passkeys/assertion";
 import { credentialsOf } from "../passkeys/credentials";
 import { passkeyMethod } from "../passkeys/login";
 import type { Attempt } from "../rate-limit";
-import { type Challenge, claimGuess, findChallenge, spendChallenge } from "./challenges";
+import { type Challenge, claimGuess, findChallenge, secondFactorSignIn, spendChallenge } from "./challenges";
 import { acceptSecondFactor, type SecondFactor } from "./factors";
 
 /** A second factor: a code, a recovery code, or a passkey's signed response. */
@@ -54,7 +55,7 @@ export async function verifyMfa(
   if (!method)
     return refuse(ctx, challenge, attempt, "passkey" in input ? "passkey_invalid" : "invalid_mfa_code");
 
-  const issue = planIssue(ctx, ctx.now, { amr: ["pwd", method], aal: 2 });
+  const issue = planIssue(ctx, ctx.now, secondFactorSignIn(challenge.firstAmr, method));
   const started = await startSession(
     ctx,
     challenge.userId,

@@ -15,6 +15,7 @@ const WHAT: Record<RetentionKey, [table: string, rows: string]> = {
   mfaChallengesExpired: ["mfa_challenges", "expired second-factor sign-ins"],
   passkeyChallengesExpired: ["passkey_challenges", "expired passkey challenges"],
   emailLogins: ["email_logins", "spent or expired sign-in codes"],
+  handoffCodes: ["handoff_codes", "expired hand-off codes"],
   auditExpired: ["audit", "rows older than AUDIT_RETENTION_DAYS"],
   auditPii: ["audit", "emails blanked after AUDIT_PII_DAYS"],
 };
