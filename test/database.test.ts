@@ -79,6 +79,8 @@ describe("migrations", () => {
         "handoff_codes",
         "mfa_challenges",
         "mfa_factors",
+        "passkey_challenges",
+        "passkeys",
         "recovery_codes",
         "refresh_tokens",
         "users",
