@@ -47,7 +47,7 @@ import type {
 } from "./types.js";
 import { type CredentialsLike, runCeremony } from "./webauthn.js";
 
-export const SDK_VERSION = "0.7.0";
+export const SDK_VERSION = "0.8.0";
 
 /** Access tokens are renewed this long before they expire, so none lapses in flight. */
 export const REFRESH_MARGIN_MS = 30_000;
