@@ -19,7 +19,6 @@ import { normaliseEmail, userFromSql } from "../auth/users";
 import { toBase64Url } from "../crypto/base64url";
 import { ApiError } from "../errors";
 import { type Assertion, assertionOptions, verifyAssertion } from "./assertion";
-import { credentialsOf } from "./credentials";
 
 /** The RFC 8176 method a passkey proves: a device-bound key, or one synced between devices. */
 export function passkeyMethod(assertion: Pick<Assertion, "deviceType">): "hwk" | "swk" {
@@ -36,10 +35,15 @@ export async function passkeyLoginOptions(
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
   if (input.email === undefined) return assertionOptions(ctx, "login", null, []);
   const email = normaliseEmail(input.email);
+  // One query whether or not the email has an account, so the work done is the same.
   const found = await ctx.db.execute(sql`
-    select id from users where email = ${email} and app_id = ${ctx.app.id}`);
-  const userId = found.rows[0]?.id;
-  const allow = userId ? await credentialsOf(ctx.db, ctx.app.id, String(userId)) : [];
+    select p.credential_id, p.transports from users u join passkeys p on p.user_id = u.id
+    where u.email = ${email} and u.app_id = ${ctx.app.id} and p.app_id = ${ctx.app.id}
+    order by p.created_at, p.id`);
+  const allow = found.rows.map((row) => ({
+    id: String(row.credential_id),
+    transports: row.transports as string[],
+  }));
   return assertionOptions(ctx, "login", null, allow.length > 0 ? allow : [decoyCredential(ctx, email)]);
 }
 
