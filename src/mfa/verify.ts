@@ -2,8 +2,8 @@
  * The second step of a sign-in with a second factor: mfaToken + TOTP code or recovery code →
  * a session with aal 2 and the first step's amr plus `otp` (["pwd","otp"] after a password); or
  * mfaToken + a passkey's signature → the first step's amr plus `hwk` (device-bound) or `swk`
- * (synced). Each try is reserved with the account's attempt
- * limit (the lockout counts wrong codes like wrong passwords) and claims one of the token's
+ * (synced). Each try is reserved with the account's attempt limit (the lockout counts wrong
+ * codes and refused passkeys like wrong passwords) and claims one of the token's
  * MFA_MAX_GUESSES; the session is created through the share-locked path of a password login,
  * in the same statement that spends the token.
  */

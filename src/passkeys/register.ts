@@ -56,45 +56,65 @@ export async function registerPasskey(
   if (!challenge || !(await spendChallenge(ctx, "register", userId, challenge))) {
     return refuse(ctx, userId, "challenge");
   }
+  const verified = await checkAttestation(ctx, input.response, challenge);
+  if (!verified) return refuse(ctx, userId, "verification_failed");
+  const stored = await storePasskey(ctx, userId, verified, input.name || DEFAULT_PASSKEY_NAME);
+  // The credential id is taken in this app: excludeCredentials should have stopped the browser.
+  return stored ?? refuse(ctx, userId, "already_registered");
+}
+
+type Registration = Extract<Awaited<ReturnType<typeof verifyRegistrationResponse>>, { verified: true }>;
+
+async function checkAttestation(
+  ctx: PasskeyContext,
+  response: RegistrationResponseJSON,
+  challenge: string,
+): Promise<Registration["registrationInfo"] | undefined> {
   const rp = relyingPartyOf(ctx);
-  let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
   try {
-    verified = await verifyRegistrationResponse({
-      response: input.response,
+    const verified = await verifyRegistrationResponse({
+      response,
       expectedChallenge: challenge,
       expectedOrigin: rp.origins,
       expectedRPID: rp.id,
       requireUserVerification: false,
       supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
     });
+    return verified.verified ? verified.registrationInfo : undefined;
   } catch {
-    return refuse(ctx, userId, "verification_failed");
+    return undefined;
   }
-  if (!verified.verified) return refuse(ctx, userId, "verification_failed");
-  const { credential, credentialDeviceType, credentialBackedUp } = verified.registrationInfo;
-  const name = input.name || DEFAULT_PASSKEY_NAME;
+}
+
+async function storePasskey(
+  ctx: PasskeyContext,
+  userId: string,
+  info: Registration["registrationInfo"],
+  name: string,
+): Promise<PasskeyView | undefined> {
+  const { credential } = info;
   const transports = sql.join(
     (credential.transports ?? []).map((transport) => sql`${transport}`),
     sql`, `,
   );
+  const details = sql`jsonb_build_object('passkeyId', id, 'name', name, 'deviceType', device_type)`;
   const stored = await ctx.db.execute(sql`
     with saved as (
       insert into passkeys (app_id, user_id, credential_id, public_key, counter, transports, device_type,
         backed_up, name, created_at)
       select app_id, id, ${credential.id}, ${toBase64Url(credential.publicKey)}, ${credential.counter},
-        array[${transports}]::text[], ${credentialDeviceType}, ${credentialBackedUp}, ${name}, ${ctx.now}
+        array[${transports}]::text[], ${info.credentialDeviceType}, ${info.credentialBackedUp}, ${name}, ${ctx.now}
       from users where id = ${userId}::uuid and app_id = ${ctx.app.id}
       on conflict (app_id, credential_id) do nothing
       returning ${PASSKEY_VIEW_COLUMNS}, user_id
     ), audited as (
       insert into audit (${AUDIT_COLUMNS})
-      select ${auditValues("passkey_registered", ctx.app.id, sql`user_id`, ctx.client, ctx.now, sql`jsonb_build_object('passkeyId', id, 'name', name, 'deviceType', device_type)`)}
+      select ${auditValues("passkey_registered", ctx.app.id, sql`user_id`, ctx.client, ctx.now, details)}
       from saved
     )
     select ${PASSKEY_VIEW_COLUMNS} from saved`);
   const row = stored.rows[0];
-  if (!row) return refuse(ctx, userId, "already_registered");
-  return passkeyFromSql(row);
+  return row ? passkeyFromSql(row) : undefined;
 }
 
 async function refuse(ctx: PasskeyContext, userId: string, reason: string): Promise<never> {
