@@ -10,6 +10,7 @@ import { decodeJwt } from "jose";
 import * as OTPAuth from "otpauth";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
+import { relyingParty } from "../src/passkeys/relying-party";
 import {
   client,
   createTestApp,
@@ -86,6 +87,21 @@ async function auditReasons(userId: string, event: string): Promise<string[]> {
     await handle.close();
   }
 }
+
+describe("the relying party of an app", () => {
+  it("is the registrable domain of its URL, with the origins under it", () => {
+    const allowed = ["https://www.example.co.uk", "https://example.co.uk", "https://evil.co.uk", "not a url"];
+    expect(relyingParty({ name: "Shop", url: "https://app.example.co.uk/start" }, allowed)).toEqual({
+      id: "example.co.uk",
+      name: "Shop",
+      origins: ["https://app.example.co.uk", "https://www.example.co.uk", "https://example.co.uk"],
+    });
+    // A private suffix is a suffix too: browsers refuse "github.io" as an RP ID.
+    expect(relyingParty({ name: "Pages", url: "https://ada.github.io" }, []).id).toBe("ada.github.io");
+    expect(relyingParty({ name: "Local", url: "http://localhost:5173" }, []).id).toBe("localhost");
+    expect(relyingParty({ name: "Ip", url: "http://127.0.0.1:8080" }, []).id).toBe("127.0.0.1");
+  });
+});
 
 describe("adding a passkey", () => {
   it("offers the app's RP ID and name, excludes the user's passkeys, and stores the new one", async () => {
