@@ -153,6 +153,22 @@ describe("adding a passkey", () => {
     ]);
   });
 
+  it("stores one passkey when the same response arrives in parallel", async () => {
+    const tokens = await api().register();
+    const authenticator = new SoftwareAuthenticator(originOf(appId));
+    const created = await authenticator.create(await creationOptions(tokens.accessToken));
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        api().post("/v1/auth/passkeys/register/verify", { response: created }, tokens.accessToken),
+      ),
+    );
+    expect(answers.map((answer) => answer.status).sort()).toEqual([201, 400, 400, 400]);
+    const listed = (await (await api().get("/v1/auth/passkeys", tokens.accessToken)).json()) as {
+      passkeys: unknown[];
+    };
+    expect(listed.passkeys).toHaveLength(1);
+  });
+
   it("refuses another user's challenge and an expired one", async () => {
     const ada = await api().register();
     const bob = await api().register();
