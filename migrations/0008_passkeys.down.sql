@@ -1,3 +1,0 @@
--- Reverses 0008_passkeys.sql: users' passkeys and their pending WebAuthn challenges.
-DROP TABLE "passkey_challenges";
-DROP TABLE "passkeys";
