@@ -41,7 +41,10 @@ export type AuditEvent =
   | "email_change_refused"
   | "account_deleted"
   | "email_login_requested"
-  | "email_login_failed";
+  | "email_login_failed"
+  | "identity_linked"
+  | "identity_unlinked"
+  | "oauth_failed";
 
 /** Who is asking: read from the request by the HTTP layer. */
 export interface Client {

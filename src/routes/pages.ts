@@ -32,7 +32,7 @@ const styleHash = crypto.subtle
   .digest("SHA-256", new TextEncoder().encode(STYLE))
   .then((digest) => btoa(String.fromCharCode(...new Uint8Array(digest))));
 
-async function headers(): Promise<Record<string, string>> {
+export async function headers(): Promise<Record<string, string>> {
   return {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -92,7 +92,7 @@ const MESSAGES: Partial<Record<string, string>> = {
 
 const form = z.object({ token: opaqueToken, password: z.optional(z.string()) });
 
-function layout(title: string, body: HtmlEscapedString | Promise<HtmlEscapedString>) {
+export function layout(title: string, body: HtmlEscapedString | Promise<HtmlEscapedString>) {
   return html`<!doctype html>
 <html lang="en">
 <head>
