@@ -23,6 +23,8 @@ export default defineConfig({
           MAILGUN_API_KEY: "key-test-0123456789",
           MAILGUN_DOMAIN: "mg.turkey.test",
           FROM_EMAIL: "noreply@turkey.test",
+          // Fake social sign-in providers (test/support/fake-providers.ts).
+          TEST_PROVIDERS_URL: inject("providersUrl"),
           // Every answer a test receives is checked against the OpenAPI document there.
           RESPONSE_CHECK_URL: inject("responseCheckUrl"),
         },

@@ -91,7 +91,6 @@ const browserContract = (summary: string, description: string, query?: z.ZodMini
     summary,
     description,
     ...(query ? { query } : {}),
-    params: z.object({ provider }),
     responses: { 302: null, 400: z.string(), 404: z.string(), 429: z.string(), 503: z.string() },
     mediaType: "text/html",
     headers: ["noStore", "contentSecurityPolicy"],
