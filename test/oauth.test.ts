@@ -214,7 +214,7 @@ describe("callback", () => {
     ["nonce", "a token for another sign-in"],
     ["expired", "an expired token"],
     ["signature", "a token signed by a key not in the provider's JWKS"],
-  ] as const)("refuses an ID token with a wrong %s (%s)", async (tamper) => {
+  ] as const)("refuses an ID token with a wrong %s (%s)", async (tamper, _case) => {
     const address = email();
     await script(oidcA, { sub: subject(), email: address, emailVerified: true, tamper });
     const answer = returned(await walkSignIn(app, "oidc", appA, RETURN_A, (await pkce()).challenge));
