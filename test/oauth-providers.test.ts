@@ -1,0 +1,116 @@
+/**
+ * The presets, pointed at fake providers through their issuer override: GitHub (OAuth 2.0 and
+ * its REST API), Google, Microsoft, and Apple (which posts its answer as a form).
+ */
+import { sql } from "drizzle-orm";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../src/app";
+import { forgetServers } from "../src/federation/servers";
+import { createTestApp, uniqueEmail } from "./support/fixtures";
+import {
+  authorizePath,
+  enableProvider,
+  exchange,
+  pkce,
+  type ProviderSetup,
+  returned,
+  script,
+  visitProvider,
+  walkSignIn,
+} from "./support/oauth";
+import { openTestDatabase, send } from "./support/worker";
+
+const app = createApp();
+let appId: string;
+const setups = {} as Record<"github" | "google" | "microsoft" | "apple", ProviderSetup>;
+const RETURN = "https://presets.example.com/return";
+
+beforeAll(async () => {
+  forgetServers();
+  appId = await createTestApp("presets");
+  for (const provider of ["github", "google", "microsoft", "apple"] as const)
+    setups[provider] = await enableProvider(appId, provider, [RETURN]);
+});
+
+const subject = () => String(Math.floor(Math.random() * 1e9));
+
+async function userOf(email: string) {
+  const handle = openTestDatabase();
+  try {
+    const result = await handle.db.execute(sql`
+      select u.email_verified, u.name, i.provider, i.subject from users u join identities i on i.user_id = u.id
+      where u.app_id = ${appId} and u.email = ${email}`);
+    return result.rows[0];
+  } finally {
+    await handle.close();
+  }
+}
+
+describe("GitHub", () => {
+  it("signs in with the user's numeric id and verified primary email", async () => {
+    const email = uniqueEmail();
+    const sub = subject();
+    await script(setups.github, { sub, email, name: "Grace" });
+    const { verifier, challenge } = await pkce();
+    const started = await send(app, authorizePath("github", appId, RETURN, challenge));
+    const target = new URL(String(started.headers.get("location")));
+    expect(target.pathname).toBe("/github/login/oauth/authorize");
+    expect(target.searchParams.get("scope")).toBe("read:user user:email");
+    expect(target.searchParams.get("nonce")).toBeNull();
+    const answer = returned(await send(app, pathOf(await visitProvider(target.toString()))));
+    const session = await exchange(appId, String(answer.get("code")), verifier);
+    expect(session.user.email).toBe(email);
+    expect(await userOf(email)).toMatchObject({ email_verified: true, name: "Grace", provider: "github", subject: sub });
+  });
+
+  it("takes an unverified primary email as unverified", async () => {
+    const email = uniqueEmail();
+    await script(setups.github, { sub: subject(), email, unverifiedPrimary: true });
+    const answer = returned(await walkSignIn(app, "github", appId, RETURN, (await pkce()).challenge));
+    expect(answer.get("code")).toBeTruthy();
+    expect(await userOf(email)).toMatchObject({ email_verified: false });
+  });
+
+  it("returns provider_error when GitHub refuses the code", async () => {
+    await script(setups.github, { sub: subject(), email: uniqueEmail() });
+    const started = await send(app, authorizePath("github", appId, RETURN, (await pkce()).challenge));
+    const back = await visitProvider(String(started.headers.get("location")));
+    back.searchParams.set("code", "not-a-code");
+    expect(returned(await send(app, pathOf(back))).get("error")).toBe("provider_error");
+  });
+});
+
+describe.each(["google", "microsoft"] as const)("%s", (provider) => {
+  it("signs in through OpenID Connect", async () => {
+    const email = uniqueEmail();
+    await script(setups[provider], { sub: `sub-${subject()}`, email, emailVerified: true });
+    const { verifier, challenge } = await pkce();
+    const answer = returned(await walkSignIn(app, provider, appId, RETURN, challenge));
+    const session = await exchange(appId, String(answer.get("code")), verifier);
+    expect(session.user.email).toBe(email);
+    expect(await userOf(email)).toMatchObject({ email_verified: true, provider });
+  });
+});
+
+describe("Apple", () => {
+  it("asks for a form post and takes the answer posted to the callback", async () => {
+    const email = uniqueEmail();
+    await script(setups.apple, { sub: `apple-${subject()}`, email, emailVerified: true });
+    const { verifier, challenge } = await pkce();
+    const started = await send(app, authorizePath("apple", appId, RETURN, challenge));
+    const target = new URL(String(started.headers.get("location")));
+    expect(target.searchParams.get("response_mode")).toBe("form_post");
+    const back = await visitProvider(target.toString());
+    const posted = await send(app, back.pathname, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: back.searchParams.toString(),
+    });
+    const session = await exchange(appId, String(returned(posted).get("code")), verifier);
+    expect(session.user.email).toBe(email);
+  });
+});
+
+function pathOf(url: URL): string {
+  return url.pathname + url.search;
+}
