@@ -11,8 +11,8 @@ import {
   authorizePath,
   enableProvider,
   exchange,
-  pkce,
   type ProviderSetup,
+  pkce,
   returned,
   script,
   visitProvider,
@@ -60,7 +60,12 @@ describe("GitHub", () => {
     const answer = returned(await send(app, pathOf(await visitProvider(target.toString()))));
     const session = await exchange(appId, String(answer.get("code")), verifier);
     expect(session.user.email).toBe(email);
-    expect(await userOf(email)).toMatchObject({ email_verified: true, name: "Grace", provider: "github", subject: sub });
+    expect(await userOf(email)).toMatchObject({
+      email_verified: true,
+      name: "Grace",
+      provider: "github",
+      subject: sub,
+    });
   });
 
   it("takes an unverified primary email as unverified", async () => {

@@ -15,6 +15,7 @@ import { hashSecretToken } from "../auth/secrets";
 import type { AuthContext } from "../auth/session-context";
 import { open, seal } from "../crypto/seal";
 import { ApiError } from "../errors";
+import { appleClientSecret } from "./apple";
 import { linkIdentity, resolveSignIn } from "./identities";
 import { fetchProfile, type Profile } from "./profile";
 import { clientOf, findProvider, type ProviderConfig, type ProviderName } from "./providers";
@@ -163,7 +164,7 @@ async function exchangeCode(
   const response = await oauth.authorizationCodeGrantRequest(
     server,
     client,
-    clientAuthentication(server, config),
+    clientAuthentication(server, config, await clientSecretOf(config, ctx.now)),
     callback,
     callbackUrl(ctx, config.provider),
     new TextDecoder().decode(verifier.plaintext),
@@ -179,12 +180,19 @@ async function exchangeCode(
 }
 
 /** Client authentication the provider takes: Basic unless it only lists client_secret_post. */
-function clientAuthentication(server: oauth.AuthorizationServer, config: ProviderConfig): oauth.ClientAuth {
+function clientAuthentication(
+  server: oauth.AuthorizationServer,
+  config: ProviderConfig,
+  secret: string,
+): oauth.ClientAuth {
   const methods = server.token_endpoint_auth_methods_supported;
   const postOnly = !config.oidc || (methods && !methods.includes("client_secret_basic"));
-  return postOnly
-    ? oauth.ClientSecretPost(config.clientSecret)
-    : oauth.ClientSecretBasic(config.clientSecret);
+  return postOnly ? oauth.ClientSecretPost(secret) : oauth.ClientSecretBasic(secret);
+}
+
+function clientSecretOf(config: ProviderConfig, now: Date): Promise<string> {
+  if (config.provider !== "apple") return Promise.resolve(config.clientSecret);
+  return appleClientSecret(config.clientSecret, config.clientId, config.issuer, now);
 }
 
 async function providerOf(ctx: AuthContext, provider: ProviderName): Promise<ProviderConfig> {
