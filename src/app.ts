@@ -26,6 +26,7 @@ import { emailLoginRoutes } from "./routes/email-login";
 import { mfaRoutes } from "./routes/mfa";
 import { identityRoutes, oauthBrowserRoutes } from "./routes/oauth";
 import { pageRoutes } from "./routes/pages";
+import { tokenRoutes } from "./routes/token";
 import "./validation";
 
 const VERSION: string = pkg.version;
@@ -144,6 +145,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.route("/v1/admin", adminRoutes);
   app.route("/v1/auth", accountRoutes);
   app.route("/v1/auth", emailLoginRoutes);
+  app.route("/v1/auth", tokenRoutes);
   app.route("/v1/auth", identityRoutes);
   app.route("/pages", pageRoutes);
 

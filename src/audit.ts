@@ -42,6 +42,9 @@ export type AuditEvent =
   | "account_deleted"
   | "email_login_requested"
   | "email_login_failed"
+  | "deletion_code_requested"
+  | "deletion_code_failed"
+  | "handoff_refused"
   | "identity_linked"
   | "identity_unlinked"
   | "oauth_failed";

@@ -26,6 +26,10 @@ export const ERRORS = {
   invalid_token: { status: 400, message: "This link is invalid or has expired" },
   invalid_code: { status: 401, message: "The code is wrong or has expired; ask for a new one" },
   email_login_disabled: { status: 403, message: "Sign-in by email is not enabled for this app" },
+  invalid_grant: {
+    status: 400,
+    message: "The code is invalid, expired or already used, or the code verifier does not match",
+  },
   token_missing: { status: 401, message: "Send an access token as Authorization: Bearer <token>" },
   token_invalid: { status: 401, message: "The access token is not valid" },
   token_expired: { status: 401, message: "The access token has expired" },

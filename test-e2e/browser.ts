@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import * as OTPAuth from "otpauth";
 import pg from "pg";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { SDK_VERSION } from "../packages/sdk/src/client";
 import { checkDocsPage } from "./docs-page";
 import { checkHostedPages } from "./hosted-pages";
 import {
@@ -167,7 +168,11 @@ async function checkAllowedOrigin(
   const email = `browser-${randomUUID().slice(0, 8)}@example.com`;
   const { page, consoleLines } = await openApp(context, pageUrl, email);
   const about = (await page.textContent("#about")) ?? "";
-  expectThat("the page runs the installed @turkey/sdk 0.6.0", about.includes("@turkey/sdk 0.6.0"), about);
+  expectThat(
+    `the page runs the installed @turkey/sdk ${SDK_VERSION}`,
+    about.includes(`@turkey/sdk ${SDK_VERSION}`),
+    about,
+  );
   await expectAction(page, "signUp", email);
   await expectAction(page, "logIn", email);
   const session = await storedTokens(page);
@@ -338,7 +343,14 @@ async function run(cleanups: Cleanup[]): Promise<void> {
   await checkPreflights(workerUrl, allowed, blocked);
   await checkUsers(databaseUrl);
   await checkDocsPage(context, workerUrl, path.join(RESULTS, "docs.png"), expectThat);
-  await checkHostedPages(context, { workerUrl, mailgunUrl, appId: APP_ID, results: RESULTS, expectThat });
+  await checkHostedPages(context, {
+    workerUrl,
+    mailgunUrl,
+    appId: APP_ID,
+    appUrl: `${allowed}/`,
+    results: RESULTS,
+    expectThat,
+  });
 }
 
 async function main(): Promise<void> {

@@ -15,6 +15,8 @@ interface Setup {
   workerUrl: string;
   mailgunUrl: string;
   appId: string;
+  /** The sample app, the app's URL: a sign-in from a hosted page returns there. */
+  appUrl: string;
   results: string;
   expectThat: Expect;
 }
@@ -63,6 +65,44 @@ export async function checkHostedPages(context: BrowserContext, setup: Setup): P
     link: await mailedLink(setup, newEmail, "confirm-email"),
     done: "Your account now uses this email address",
   });
+  await signInByLink(context, setup, axeSource, newEmail);
+}
+
+/**
+ * A sign-in link asked for on the app's page, followed on the hosted page, and finished back on
+ * the app's page by `handleRedirect` (the one-time code and this browser's PKCE verifier).
+ */
+async function signInByLink(context: BrowserContext, setup: Setup, axeSource: string, email: string) {
+  const { expectThat } = setup;
+  const page = await context.newPage();
+  await page.goto(setup.appUrl);
+  await page.waitForSelector("body[data-ready=true]");
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("button", { name: "Email me a sign-in link" }).click();
+  await page.waitForSelector('li[data-action="emailLogin"]');
+  await page.screenshot({ path: path.join(setup.results, "pages-email-login-asked.png"), fullPage: true });
+
+  const link = await mailedLink(setup, email, "email-login");
+  const opened = await page.goto(link);
+  expectThat(
+    "email-login: the mailed link opens a form",
+    opened?.status() === 200,
+    `status ${opened?.status()}`,
+  );
+  await accessible(page, axeSource, "email-login form", expectThat);
+  await page.screenshot({ path: path.join(setup.results, "pages-email-login-form.png"), fullPage: true });
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL((url) => url.origin === new URL(setup.appUrl).origin);
+  await page.waitForSelector('li[data-action="redirect"]');
+  const line = (await page.locator('li[data-action="redirect"]').textContent()) ?? "";
+  expectThat(
+    "email-login: back on the app's page, signed in by handleRedirect",
+    line.includes(`signed in as ${email} by redirect`),
+    line,
+  );
+  expectThat("email-login: the code is gone from the address bar", !page.url().includes("code="), page.url());
+  await page.screenshot({ path: path.join(setup.results, "pages-email-login-done.png"), fullPage: true });
+  await page.close();
 }
 
 /** The newest link to `page` mailed to `to`, waiting for the mail to arrive. */

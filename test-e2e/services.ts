@@ -149,6 +149,7 @@ export async function startBackend(
     name: "Browser check",
     url: app.allowedOrigin,
     hostedPages: true,
+    emailLogin: true,
   });
   const mailgun = await startFakeMailgun();
   cleanups.push(() => mailgun.close());

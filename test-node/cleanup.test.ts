@@ -67,6 +67,7 @@ describe("db cleanup", () => {
       emailTokensExpired: 1,
       mfaChallengesExpired: 1,
       emailLogins: 0,
+      handoffCodes: 0,
       auditPii: 0,
       auditExpired: 0,
     });

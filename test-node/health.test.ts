@@ -50,6 +50,7 @@ describe("db health", () => {
       "audit_chains",
       "email_logins",
       "email_tokens",
+      "handoff_codes",
       "mfa_challenges",
       "mfa_factors",
       "recovery_codes",

@@ -18,6 +18,8 @@ const SEED_TABLES = [
 ];
 /** Second factors (docs/mfa.md). */
 const MFA_TABLES = ["mfa_challenges", "mfa_factors", "recovery_codes"];
+/** Sign-ins handed to the app's page (docs/account.md). */
+const HANDOFF_TABLES = ["handoff_codes"];
 const SEED_INDEXES = [
   "users_email_app_idx",
   "users_app_idx",
@@ -27,14 +29,16 @@ const SEED_INDEXES = [
 ];
 
 describe("migrations", () => {
-  it("create exactly the seed's tables plus the app registry, app keys, the audit chains, the signing keys and the second-factor tables", async () => {
+  it("create exactly the seed's tables plus the app registry, app keys, the audit chains, the signing keys, the second-factor tables and the hand-off codes", async () => {
     const handle = openWorkerDatabase(bindings);
     try {
       const result = await handle.db.execute<{ table_name: string }>(
         sql`select table_name from information_schema.tables
             where table_schema = 'public' order by table_name`,
       );
-      expect(result.rows.map((row) => row.table_name)).toEqual([...SEED_TABLES, ...MFA_TABLES].sort());
+      expect(result.rows.map((row) => row.table_name)).toEqual(
+        [...SEED_TABLES, ...MFA_TABLES, ...HANDOFF_TABLES].sort(),
+      );
     } finally {
       await handle.close();
     }
@@ -70,6 +74,7 @@ describe("migrations", () => {
         "audit",
         "email_logins",
         "email_tokens",
+        "handoff_codes",
         "mfa_challenges",
         "mfa_factors",
         "recovery_codes",

@@ -203,7 +203,7 @@ describe("sign-in by email", () => {
     expect(await errorCode(await verify({ email, code }))).toBe("too_many_attempts");
   });
 
-  it("never stands in for a second factor: an account with one is refused, and the code is spent", async () => {
+  it("never stands in for a second factor: an account with one gets mfaRequired, then signs in with both", async () => {
     const email = uniqueEmail();
     const { accessToken } = await client(app, appA).register(email);
     const started = await client(app, appA).post("/v1/auth/mfa/totp/enroll", {}, accessToken);
@@ -218,8 +218,23 @@ describe("sign-in by email", () => {
 
     await requestLogin(email);
     const code = await mailedCode(email);
-    expect(await errorCode(await verify({ email, code }))).toBe("email_login_disabled");
+    const first = await verify({ email, code });
+    expect(first.status).toBe(200);
+    const challenge = (await first.json()) as Record<string, unknown>;
+    expect(challenge).toMatchObject({ mfaRequired: true, methods: ["totp", "recovery_code"] });
+    expect(challenge).not.toHaveProperty("accessToken");
+    // The mailed code is spent by the first step.
     expect(await errorCode(await verify({ email, code }))).toBe("invalid_code");
+
+    clock.advance(30); // the confirming code's time step is spent
+    const second = await post(appA, "/v1/auth/mfa/verify", {
+      mfaToken: challenge.mfaToken,
+      code: totp.generate({ timestamp: clock.now().getTime() }),
+    });
+    expect(second.status).toBe(200);
+    const tokens = (await second.json()) as { accessToken: string };
+    // Two one-time codes: the list alone would not show two factors, so it says mfa.
+    expect(claimsOf(tokens.accessToken)).toMatchObject({ amr: ["otp", "mfa"], aal: 2 });
   });
 
   it("answers an unknown address like a known one, and mails it nothing", async () => {

@@ -70,7 +70,7 @@ async function signInAs(
   email: string,
 ): Promise<SignedIn> {
   const { answer, verifier } = await federated(setup, provider, { sub, email, emailVerified: true });
-  return exchange(appId, String(answer.get("code")), verifier);
+  return exchange(app, appId, String(answer.get("code")), verifier);
 }
 
 describe("signing in to an existing password account", () => {

@@ -58,7 +58,7 @@ describe("GitHub", () => {
     expect(target.searchParams.get("scope")).toBe("read:user user:email");
     expect(target.searchParams.get("nonce")).toBeNull();
     const answer = returned(await send(app, pathOf(await visitProvider(target.toString()))));
-    const session = await exchange(appId, String(answer.get("code")), verifier);
+    const session = await exchange(app, appId, String(answer.get("code")), verifier);
     expect(session.user.email).toBe(email);
     expect(await userOf(email)).toMatchObject({
       email_verified: true,
@@ -91,7 +91,7 @@ describe.each(["google", "microsoft"] as const)("%s", (provider) => {
     await script(setups[provider], { sub: `sub-${subject()}`, email, emailVerified: true });
     const { verifier, challenge } = await pkce();
     const answer = returned(await walkSignIn(app, provider, appId, RETURN, challenge));
-    const session = await exchange(appId, String(answer.get("code")), verifier);
+    const session = await exchange(app, appId, String(answer.get("code")), verifier);
     expect(session.user.email).toBe(email);
     expect(await userOf(email)).toMatchObject({ email_verified: true, provider });
   });
@@ -111,7 +111,7 @@ describe("Apple", () => {
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: back.searchParams.toString(),
     });
-    const session = await exchange(appId, String(returned(posted).get("code")), verifier);
+    const session = await exchange(app, appId, String(returned(posted).get("code")), verifier);
     expect(session.user.email).toBe(email);
   });
 });

@@ -6,22 +6,23 @@
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
-import { pendingHandoffs } from "../src/auth/handoff";
 import { forgetServers } from "../src/federation/servers";
-import { createTestApp } from "./support/fixtures";
+import { createTestApp, errorCode } from "./support/fixtures";
 import {
   authorizePath,
   callback,
   enableProvider,
+  exchange,
   type ProviderSetup,
   pkce,
   providersUrl,
+  redeem,
   returned,
   script,
   visitProvider,
   walkSignIn,
 } from "./support/oauth";
-import { openTestDatabase, send } from "./support/worker";
+import { openTestDatabase, postJson, send } from "./support/worker";
 
 const app = createApp();
 let appA: string;
@@ -38,6 +39,12 @@ beforeAll(async () => {
   oidcA = await enableProvider(appA, "oidc", [RETURN_A]);
   oidcB = await enableProvider(appB, "oidc", [RETURN_B]);
 });
+
+/** The claims of an access token (read, not verified: the server verified it). */
+function claimsOf(token: string): Record<string, unknown> {
+  const payload = token.split(".")[1] ?? "";
+  return JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as Record<string, unknown>;
+}
 
 const subject = () => `sub-${crypto.randomUUID()}`;
 const email = () => `fed-${crypto.randomUUID().slice(0, 8)}@example.com`;
@@ -106,8 +113,8 @@ describe("authorize", () => {
 });
 
 describe("callback", () => {
-  it("signs a new user up and returns a one-time code bound to the app's challenge, never tokens", async () => {
-    const { challenge } = await pkce();
+  it("signs a new user up and returns a one-time code that the app's verifier exchanges, never tokens", async () => {
+    const { verifier, challenge } = await pkce();
     const address = email();
     const sub = subject();
     await script(oidcA, { sub, email: address, emailVerified: true, name: "Ada" });
@@ -117,28 +124,34 @@ describe("callback", () => {
     const params = returned(response);
     expect([...params.keys()]).toEqual(["code"]);
     expect(location).not.toMatch(/token/i);
-    const handoff = pendingHandoffs.get(String(params.get("code")));
-    expect(handoff).toMatchObject({ appId: appA, codeChallenge: challenge, amr: ["fed"], method: "oidc" });
+    const session = await exchange(app, appA, String(params.get("code")), verifier);
+    expect(session.user).toMatchObject({ email: address, emailVerified: true });
+    expect(claimsOf(session.accessToken)).toMatchObject({ amr: ["fed"], aal: 1, aud: appA });
     const [user] = await query(sql`
-      select u.id, u.email, u.email_verified, u.name, u.password_set, i.subject
+      select u.id, u.email_verified, u.name, u.password_set, i.subject
       from users u join identities i on i.user_id = u.id where u.app_id = ${appA} and u.email = ${address}`);
     expect(user).toMatchObject({
-      id: handoff?.userId,
+      id: session.user.id,
       email_verified: true,
       name: "Ada",
       password_set: false,
       subject: sub,
     });
+    const [audit] = await query(sql`
+      select details from audit where user_id = ${session.user.id}::uuid and event = 'login_succeeded'`);
+    expect(audit?.details).toMatchObject({ method: "oauth:oidc" });
   });
 
   it("signs a returning identity in as the same user", async () => {
     const sub = subject();
     await script(oidcA, { sub, email: email(), emailVerified: true });
-    const first = returned(await walkSignIn(app, "oidc", appA, RETURN_A, (await pkce()).challenge));
-    const second = returned(await walkSignIn(app, "oidc", appA, RETURN_A, (await pkce()).challenge));
-    expect(pendingHandoffs.get(String(second.get("code")))?.userId).toBe(
-      pendingHandoffs.get(String(first.get("code")))?.userId,
-    );
+    const ids: string[] = [];
+    for (let round = 0; round < 2; round++) {
+      const { verifier, challenge } = await pkce();
+      const answer = returned(await walkSignIn(app, "oidc", appA, RETURN_A, challenge));
+      ids.push((await exchange(app, appA, String(answer.get("code")), verifier)).user.id);
+    }
+    expect(ids[1]).toBe(ids[0]);
   });
 
   it("refuses a replayed state with a page", async () => {
@@ -242,6 +255,62 @@ describe("callback", () => {
     const response = await callback(app, back);
     expect(response.status).toBe(400);
     expect(response.headers.get("location")).toBeNull();
+  });
+});
+
+describe("exchange", () => {
+  async function codeFor(appId: string, setup: ProviderSetup, target: string) {
+    const { verifier, challenge } = await pkce();
+    await script(setup, { sub: subject(), email: email(), emailVerified: true });
+    const answer = returned(await walkSignIn(app, "oidc", appId, target, challenge));
+    return { code: String(answer.get("code")), verifier };
+  }
+
+  it("refuses a wrong verifier, and the code is spent by that try", async () => {
+    const { code, verifier } = await codeFor(appA, oidcA, RETURN_A);
+    const wrong = await redeem(app, appA, code, (await pkce()).verifier);
+    expect(await errorCode(wrong)).toBe("invalid_grant");
+    expect(await errorCode(await redeem(app, appA, code, verifier))).toBe("invalid_grant");
+  });
+
+  it("refuses a missing verifier", async () => {
+    const { code } = await codeFor(appA, oidcA, RETURN_A);
+    const response = await send(
+      app,
+      "/v1/auth/token",
+      postJson({ grant_type: "authorization_code", code }, { "x-app-id": appA }),
+    );
+    expect(await errorCode(response)).toBe("validation_failed");
+  });
+
+  it("refuses a replayed code", async () => {
+    const { code, verifier } = await codeFor(appA, oidcA, RETURN_A);
+    expect((await redeem(app, appA, code, verifier)).status).toBe(200);
+    expect(await errorCode(await redeem(app, appA, code, verifier))).toBe("invalid_grant");
+  });
+
+  it("refuses a code exchanged as another app", async () => {
+    const { code, verifier } = await codeFor(appA, oidcA, RETURN_A);
+    expect(await errorCode(await redeem(app, appB, code, verifier))).toBe("invalid_grant");
+  });
+
+  it("answers mfaRequired for a user with a confirmed second factor", async () => {
+    const { verifier, challenge } = await pkce();
+    const sub = subject();
+    await script(oidcA, { sub, email: email(), emailVerified: true });
+    const first = returned(await walkSignIn(app, "oidc", appA, RETURN_A, challenge));
+    const session = await exchange(app, appA, String(first.get("code")), verifier);
+    await query(sql`
+      insert into mfa_factors (app_id, user_id, kind, secret_sealed, confirmed_at)
+      values (${appA}, ${session.user.id}::uuid, 'totp', 'v1.x.y.z', now())`);
+    const again = await pkce();
+    const second = returned(await walkSignIn(app, "oidc", appA, RETURN_A, again.challenge));
+    const answer = (await (await redeem(app, appA, String(second.get("code")), again.verifier)).json()) as {
+      mfaRequired?: boolean;
+      accessToken?: string;
+    };
+    expect(answer.mfaRequired).toBe(true);
+    expect(answer.accessToken).toBeUndefined();
   });
 });
 

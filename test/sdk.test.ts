@@ -56,8 +56,8 @@ function recordEvents(turkey: TurKeyClient): AuthChangeEvent[] {
 }
 
 describe("TurKeyClient against the worker", () => {
-  it("is version 0.6.0, as its package says, and its types match the server's", () => {
-    expect(SDK_VERSION).toBe("0.6.0");
+  it("is version 0.7.0, as its package says, and its types match the server's", () => {
+    expect(SDK_VERSION).toBe("0.7.0");
     expect(sdkManifest.version).toBe(SDK_VERSION);
     expectTypeOf<User>().toEqualTypeOf<UserView>();
     expectTypeOf<AccessTokenClaims>().toEqualTypeOf<AccessClaims>();

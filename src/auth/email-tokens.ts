@@ -58,12 +58,11 @@ export function emailTokenValues(ctx: AuthContext, planned: PlannedToken, userId
 
 /**
  * The link a mail carries: the app's own page, or Turkey's hosted page for apps that turned
- * hosted pages on (`/pages/<appId>/<page>` on the origin the request reached), but for sign-in.
+ * hosted pages on (`/pages/<appId>/<page>` on the origin the request reached).
  */
 export function emailLink(ctx: Pick<AuthContext, "app" | "origin">, kind: LinkKind, token: string): string {
   const { app, origin } = ctx;
-  // Sign-in by link has no hosted page: the tokens it issues belong to the app's own page.
-  const hosted = app.hostedPages && origin && kind !== "email_login";
+  const hosted = app.hostedPages && origin;
   const base = hosted ? `${origin}/pages/${app.id}` : app.url.replace(/\/+$/, "");
   return `${base}/${PATHS[kind]}?token=${encodeURIComponent(token)}`;
 }

@@ -20,12 +20,20 @@ export type RetentionKey =
   | "emailTokensExpired"
   | "mfaChallengesExpired"
   | "emailLogins"
+  | "handoffCodes"
   | "auditExpired"
   | "auditPii";
 
 export interface RetentionRule {
   key: RetentionKey;
-  table: "revoked_jti" | "refresh_tokens" | "email_tokens" | "mfa_challenges" | "email_logins" | "audit";
+  table:
+    | "revoked_jti"
+    | "refresh_tokens"
+    | "email_tokens"
+    | "mfa_challenges"
+    | "email_logins"
+    | "handoff_codes"
+    | "audit";
   /** The rows past retention (a WHERE condition on the table, alias-free). */
   due: SQL;
   /** Delete them, or blank a part of them. */
@@ -97,6 +105,14 @@ export function retentionRules(settings: RetentionSettings): RetentionRule[] {
       // mail too); spent ones wait for their expiry, which keeps the batch on the index.
       key: "emailLogins",
       table: "email_logins",
+      due: sql`expires_at < now()`,
+      action: "delete",
+      oldest: sql`expires_at`,
+    },
+    // A hand-off code lives 60 seconds; spent ones wait for their expiry too.
+    {
+      key: "handoffCodes",
+      table: "handoff_codes",
       due: sql`expires_at < now()`,
       action: "delete",
       oldest: sql`expires_at`,

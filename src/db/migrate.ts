@@ -21,15 +21,15 @@ export async function applyMigrations(connectionString: string): Promise<void> {
 /** Adds an app to the registry unless it is already there. */
 export async function ensureApp(
   connectionString: string,
-  app: { id: string; name: string; url: string; hostedPages?: boolean },
+  app: { id: string; name: string; url: string; hostedPages?: boolean; emailLogin?: boolean },
 ): Promise<void> {
   const client = new pg.Client({ connectionString });
   client.on("error", () => {});
   await client.connect();
   try {
     await client.query(
-      "insert into apps (id, name, url, hosted_pages) values ($1, $2, $3, $4) on conflict (id) do nothing",
-      [app.id, app.name, app.url, app.hostedPages ?? false],
+      "insert into apps (id, name, url, hosted_pages, email_login) values ($1, $2, $3, $4, $5) on conflict (id) do nothing",
+      [app.id, app.name, app.url, app.hostedPages ?? false, app.emailLogin ?? false],
     );
   } finally {
     await client.end();

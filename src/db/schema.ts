@@ -202,6 +202,13 @@ export const emailLogins = pgTable(
     email: text("email").notNull(),
     tokenHash: text("token_hash").notNull(),
     codeHash: text("code_hash").notNull(),
+    /** `sign_in`, or `delete_account` (a code re-proving the address before deletion; no link). */
+    purpose: text("purpose").notNull().default("sign_in"),
+    /**
+     * The S256 PKCE challenge of the browser that asked, when it sent one: a hosted page that
+     * consumes the link hands the sign-in back to that browser only (src/auth/handoff.ts).
+     */
+    codeChallenge: text("code_challenge"),
     failedAttempts: integer("failed_attempts").notNull().default(0),
     createdAt: at("created_at").notNull().defaultNow(),
     expiresAt: at("expires_at").notNull(),
@@ -311,6 +318,8 @@ export const mfaChallenges = pgTable(
       .references(() => users.id, { onDelete: "cascade" }),
     tokenHash: text("token_hash").notNull(),
     passwordDigest: text("password_digest").notNull(),
+    /** How the first step signed in (RFC 8176 amr): the second step's amr extends it. */
+    firstAmr: text("first_amr").array().notNull().default(sql`array['pwd']::text[]`),
     attempts: integer("attempts").notNull().default(0),
     createdAt: at("created_at").notNull().defaultNow(),
     expiresAt: at("expires_at").notNull(),
@@ -320,6 +329,38 @@ export const mfaChallenges = pgTable(
     uniqueIndex("mfa_challenges_hash_idx").on(t.tokenHash),
     index("mfa_challenges_user_idx").on(t.userId),
     index("mfa_challenges_expires_idx").on(t.expiresAt),
+  ],
+);
+
+/**
+ * A sign-in finished on Turkey's side (a provider callback, a hosted page) waiting to be
+ * handed to the app's page: a one-time code, stored hashed, 60 s, single use, bound to the app
+ * and to the S256 PKCE challenge of the browser that started it.
+ */
+export const handoffCodes = pgTable(
+  "handoff_codes",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    codeHash: text("code_hash").notNull(),
+    codeChallenge: text("code_challenge").notNull(),
+    /** How the user signed in on Turkey's side (RFC 8176 amr), carried to the session. */
+    amr: text("amr").array().notNull(),
+    /** The sign-in method recorded in the audit (`email_link`, `oauth:<provider>` …). */
+    method: text("method").notNull(),
+    createdAt: at("created_at").notNull().defaultNow(),
+    expiresAt: at("expires_at").notNull(),
+    usedAt: at("used_at"),
+  },
+  (t) => [
+    uniqueIndex("handoff_codes_hash_idx").on(t.codeHash),
+    index("handoff_codes_user_idx").on(t.userId),
+    index("handoff_codes_expires_idx").on(t.expiresAt),
   ],
 );
 

@@ -16,7 +16,8 @@ export interface OutgoingEmail extends Email {
     | "change_email"
     | "email_change_requested"
     | "email_changed"
-    | "email_login";
+    | "email_login"
+    | "deletion_code";
   appId: string;
   /** Null for a sign-in code to an address that has no account yet (sign-up by email). */
   userId: string | null;

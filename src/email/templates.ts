@@ -129,3 +129,15 @@ export function emailLoginEmail(app: App, code: string, link: string): EmailCont
     html: layout(lines, { label: `Sign in to ${app.name}`, url: link }, footer),
   };
 }
+
+/** A code that confirms the deletion of the account; no link, valid for 10 minutes, once. */
+export function deletionCodeEmail(app: App, code: string): EmailContent {
+  const lines = [GREETING, `Your code to delete your account on ${app.name} is ${code}.`];
+  const footer =
+    "The code is valid for 10 minutes, once. If you did not ask to delete your account, ignore this email and change your password: someone may be signed in as you.";
+  return {
+    subject: `${code} is your code to delete your account on ${app.name}`,
+    text: `${lines.join("\n\n")}\n\n${footer}\n`,
+    html: layout(lines, undefined, footer),
+  };
+}

@@ -139,7 +139,7 @@ export async function completeSignIn(
     userId,
     codeChallenge: flow.codeChallenge,
     amr: ["fed"],
-    method: flow.provider,
+    method: `oauth:${flow.provider}`,
   });
   return { code };
 }

@@ -144,6 +144,7 @@ const retentionRule = z.enum([
   "emailTokensExpired",
   "mfaChallengesExpired",
   "emailLogins",
+  "handoffCodes",
   "auditExpired",
   "auditPii",
 ]);

@@ -1,5 +1,6 @@
 /**
- * A password sign-in that still needs its second factor. The mfaToken is 256 random bits,
+ * A sign-in that still needs its second factor (after a password, a mailed code or link, or a
+ * provider). The first step's amr is kept, and the second step's extends it. The mfaToken is 256 random bits,
  * stored only as a hash, single-use, valid MFA_TOKEN_TTL_SECONDS, bound to the app, the user
  * and the password hash it was issued for (a password change in between voids it). Every
  * code tried against it is claimed first by one conditional UPDATE, so no more than
@@ -9,6 +10,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { generateSecretToken, hashSecretToken } from "../auth/secrets";
 import type { AuthContext } from "../auth/session-context";
+import type { SignIn } from "../auth/sessions";
 
 export const MFA_TOKEN_TTL_SECONDS = 300;
 export const MFA_MAX_GUESSES = 5;
@@ -21,22 +23,30 @@ export interface MfaRequired {
   methods: MfaMethod[];
 }
 
-/** Issues the mfaToken for a user whose password was just verified. */
+/**
+ * Issues the mfaToken for a user whose first factor was just verified. `verifiedHash` is the
+ * user's password hash as read then (a password change in between voids the token).
+ */
 export async function issueMfaChallenge(
   ctx: Pick<AuthContext, "db" | "app" | "client" | "now">,
   userId: string,
   verifiedHash: string,
+  firstAmr: readonly string[] = ["pwd"],
 ): Promise<MfaRequired> {
+  const amr = sql.join(
+    firstAmr.map((method) => sql`${method}`),
+    sql`, `,
+  );
   const mfaToken = generateSecretToken();
   const expiresAt = new Date(ctx.now.getTime() + MFA_TOKEN_TTL_SECONDS * 1000);
   await ctx.db.execute(sql`
     with issued as (
-      insert into mfa_challenges (app_id, user_id, token_hash, password_digest, created_at, expires_at)
+      insert into mfa_challenges (app_id, user_id, token_hash, password_digest, first_amr, created_at, expires_at)
       values (${ctx.app.id}, ${userId}::uuid, ${hashSecretToken(mfaToken)}, ${hashSecretToken(verifiedHash)},
-        ${ctx.now}, ${expiresAt})
+        array[${amr}]::text[], ${ctx.now}, ${expiresAt})
     )
     insert into audit (${AUDIT_COLUMNS})
-    values (${auditValues("mfa_challenged", ctx.app.id, userId, ctx.client, ctx.now, {})})`);
+    values (${auditValues("mfa_challenged", ctx.app.id, userId, ctx.client, ctx.now, { amr: firstAmr })})`);
   return { mfaRequired: true, mfaToken, methods: ["totp", "recovery_code"] };
 }
 
@@ -45,12 +55,14 @@ export interface Challenge {
   userId: string;
   email: string;
   passwordDigest: string;
+  /** How the first step signed in. */
+  firstAmr: string[];
 }
 
 /** The live challenge of this app with this token, with its user's email, or undefined. */
 export async function findChallenge(ctx: AuthContext, mfaToken: string): Promise<Challenge | undefined> {
   const result = await ctx.db.execute(sql`
-    select c.id, c.user_id, c.password_digest, u.email
+    select c.id, c.user_id, c.password_digest, c.first_amr, u.email
     from mfa_challenges c join users u on u.id = c.user_id
     where c.token_hash = ${hashSecretToken(mfaToken)} and c.app_id = ${ctx.app.id}
       and c.used_at is null and c.expires_at > ${ctx.now} and c.attempts < ${MFA_MAX_GUESSES}`);
@@ -61,7 +73,18 @@ export async function findChallenge(ctx: AuthContext, mfaToken: string): Promise
     userId: String(row.user_id),
     email: String(row.email),
     passwordDigest: String(row.password_digest),
+    firstAmr: row.first_amr as string[],
   };
+}
+
+/**
+ * The sign-in of both steps: the first step's methods and then the second's (RFC 8176). When
+ * both were one-time codes (a mailed code, then TOTP) the list alone cannot show two factors,
+ * so it says `mfa`.
+ */
+export function secondFactorSignIn(firstAmr: readonly string[], second: string): SignIn {
+  const amr = [...new Set([...firstAmr, second])];
+  return { amr: amr.length > 1 ? amr : [...amr, "mfa"], aal: 2 };
 }
 
 /** Claims one guess against the challenge; false once it is used, expired or out of guesses. */

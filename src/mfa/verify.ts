@@ -1,6 +1,6 @@
 /**
  * The second step of a sign-in with a second factor: mfaToken + TOTP code or recovery code →
- * a session with amr ["pwd","otp"], aal 2. Each try is reserved with the account's attempt
+ * a session with aal 2 and the first step's amr plus `otp` (["pwd","otp"] after a password). Each try is reserved with the account's attempt
  * limit (the lockout counts wrong codes like wrong passwords) and claims one of the token's
  * MFA_MAX_GUESSES; the session is created through the share-locked path of a password login,
  * in the same statement that spends the token.
@@ -9,14 +9,12 @@ import { sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { isDisabled, passwordDigestIs, startSession } from "../auth/login";
 import type { AuthContext, TokenResponse } from "../auth/session-context";
-import { planIssue, type SignIn, tokenResponse } from "../auth/sessions";
+import { planIssue, tokenResponse } from "../auth/sessions";
 import { userFromSql } from "../auth/users";
 import { ApiError } from "../errors";
 import type { Attempt } from "../rate-limit";
-import { type Challenge, claimGuess, findChallenge, spendChallenge } from "./challenges";
+import { type Challenge, claimGuess, findChallenge, secondFactorSignIn, spendChallenge } from "./challenges";
 import { acceptSecondFactor, type SecondFactor } from "./factors";
-
-export const SECOND_FACTOR_SIGN_IN: SignIn = { amr: ["pwd", "otp"], aal: 2 };
 
 export async function verifyMfa(
   ctx: AuthContext,
@@ -31,7 +29,7 @@ export async function verifyMfa(
   }
   if (!(await acceptSecondFactor(ctx, challenge.userId, input))) return refuse(ctx, challenge, attempt);
 
-  const issue = planIssue(ctx, ctx.now, SECOND_FACTOR_SIGN_IN);
+  const issue = planIssue(ctx, ctx.now, secondFactorSignIn(challenge.firstAmr, "otp"));
   const started = await startSession(
     ctx,
     challenge.userId,

@@ -8,6 +8,7 @@ import * as z from "zod/mini";
 import { confirmEmailChange, requestEmailChange } from "../auth/change-email";
 import { verifyCurrentPassword } from "../auth/current-password";
 import { deleteUser } from "../auth/delete-user";
+import { requestDeletionCode, verifyDeletionCode } from "../auth/email-login";
 import { publishEnded } from "../auth/end-sessions";
 import { exportUser } from "../auth/export-user";
 import type { AppEnv } from "../context";
@@ -20,7 +21,17 @@ import { email, opaqueToken, password } from "./fields";
 const schemas = {
   changeEmail: z.object({ newEmail: email, password }),
   confirmEmail: z.object({ token: opaqueToken }),
-  deleteAccount: z.object({ password }),
+  deleteAccount: z.union([
+    z.strictObject({ password }),
+    z.strictObject({
+      code: z
+        .string()
+        .check(
+          z.regex(/^\d{6}$/, "must be the 6-digit code"),
+          z.meta({ description: "The 6 digits mailed by `POST /v1/auth/account/deletion-code`." }),
+        ),
+    }),
+  ]),
 };
 
 const NO_STORE = { "Cache-Control": "no-store" };
@@ -59,6 +70,23 @@ export const accountRoutes = new Hono<AppEnv>()
     async (c) =>
       c.json({ user: await confirmEmailChange(authContext(c), c.req.valid("json").token) }, 200, NO_STORE),
   )
+  .post(
+    "/account/deletion-code",
+    rateLimited,
+    requireUser,
+    endpoint({
+      summary: "Mail a code that confirms deleting the account",
+      description:
+        "For users who sign in without a password (by email code or link): mails a 6-digit code, valid 10 minutes, to the account's address, for `DELETE /v1/auth/account {code}`. At most one mail a minute.",
+      responses: { 202: accepted },
+    }),
+    async (c) => {
+      const ctx = authContext(c);
+      const userId = c.var.claims.sub;
+      c.var.deps.defer(() => requestDeletionCode(ctx, userId));
+      return c.json({ accepted: true } as const, 202, NO_STORE);
+    },
+  )
   .delete(
     "/account",
     rateLimited,
@@ -66,20 +94,19 @@ export const accountRoutes = new Hono<AppEnv>()
     endpoint({
       summary: "Delete the account",
       description:
-        "Revokes every live access token, then deletes the user and everything keyed to it in this app. The audit keeps the user's id only.",
+        "Revokes every live access token, then deletes the user and everything keyed to it in this app. The audit keeps the user's id only. " +
+        "Proven with the password, or with a code from `POST /v1/auth/account/deletion-code` (five wrong codes spend it; each counts towards the account's lockout).",
       body: schemas.deleteAccount,
       responses: { 204: null },
-      errors: PASSWORD_ERRORS,
+      errors: [...PASSWORD_ERRORS, "invalid_code"],
     }),
     async (c) => {
       const ctx = authContext(c);
-      const user = await verifyCurrentPassword(
-        ctx,
-        c.var.claims.sub,
-        c.req.valid("json").password,
-        "delete_account",
-      );
-      const deleted = await deleteUser(ctx.db, ctx.app.id, user.id, "user_request", {
+      const proof = c.req.valid("json");
+      const userId = c.var.claims.sub;
+      if ("code" in proof) await verifyDeletionCode(ctx, userId, proof.code);
+      else await verifyCurrentPassword(ctx, userId, proof.password, "delete_account");
+      const deleted = await deleteUser(ctx.db, ctx.app.id, userId, "user_request", {
         client: ctx.client,
         now: ctx.now,
       });

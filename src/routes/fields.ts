@@ -18,3 +18,17 @@ export const name = z.string().check(
   ),
   z.regex(/^[^\p{C}\p{Zl}\p{Zp}]*$/u, "must be one line of printable characters"),
 );
+/** RFC 7636: 43 to 128 unreserved characters, of which the S256 challenge is the hash. */
+export const codeVerifier = z
+  .string()
+  .check(
+    z.regex(/^[A-Za-z0-9._~-]{43,128}$/, "must be 43 to 128 unreserved characters (RFC 7636)"),
+    z.meta({ description: "The PKCE code verifier (RFC 7636) the page kept." }),
+  );
+/** BASE64URL(SHA-256(code_verifier)), without padding. */
+export const codeChallenge = z
+  .string()
+  .check(
+    z.regex(/^[A-Za-z0-9_-]{43}$/, "must be an S256 code challenge (43 base64url characters)"),
+    z.meta({ description: "BASE64URL(SHA-256(code verifier)), RFC 7636 S256." }),
+  );

@@ -1,9 +1,11 @@
 /**
  * Turkey's own pages for the links it mails, for apps that leave those pages to Turkey
  * (`gravy app set <appId> --hosted-pages on`): `/pages/<appId>/verify-email`,
- * `/reset-password` and `/confirm-email`. Plain HTML, no script: the GET only shows a form
- * (mail scanners open links, so it never spends the token); the form's POST does the work
- * through the same domain functions as the JSON routes, then shows the result.
+ * `/reset-password`, `/confirm-email` and `/email-login`. Plain HTML, no script: the GET only
+ * shows a form (mail scanners open links, so it never spends the token); the form's POST does
+ * the work through the same domain functions as the JSON routes, then shows the result — or,
+ * for a sign-in, sends the browser back to the app with a one-time code (src/auth/handoff.ts),
+ * since the tokens belong to the app's page, not to Turkey's.
  */
 import { type Context, Hono } from "hono";
 import { html, raw } from "hono/html";
@@ -13,6 +15,7 @@ import type { App } from "../apps/registry";
 import { findApp } from "../apps/registry";
 import { confirmEmailChange } from "../auth/change-email";
 import { resetPassword, verifyEmail } from "../auth/email-flows";
+import { handOffEmailLink, linkCanHandOff } from "../auth/email-login";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { endpoint } from "../http/contract";
@@ -32,14 +35,15 @@ const styleHash = crypto.subtle
   .digest("SHA-256", new TextEncoder().encode(STYLE))
   .then((digest) => btoa(String.fromCharCode(...new Uint8Array(digest))));
 
-export async function headers(): Promise<Record<string, string>> {
+/** `formTarget`: an origin the form's POST may redirect to (the app's, for a sign-in). */
+export async function headers(formTarget?: string): Promise<Record<string, string>> {
   return {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": [
       "default-src 'none'",
       `style-src 'sha256-${await styleHash}'`,
-      "form-action 'self'",
+      formTarget ? `form-action 'self' ${formTarget}` : "form-action 'self'",
       "frame-ancestors 'none'",
       "base-uri 'none'",
     ].join("; "),
@@ -52,7 +56,12 @@ interface Page {
   button: string;
   askPassword: boolean;
   done: (app: App) => string;
-  act: (c: Context<AppEnv>, token: string, password: string) => Promise<unknown>;
+  /** Returns where to send the browser when the page ends in the app rather than here. */
+  act: (c: Context<AppEnv>, token: string, password: string) => Promise<URL | unknown>;
+  /** Whether the form can work at all (checked without spending the token); else `invalid_token`. */
+  usable?: (c: Context<AppEnv>, token: string) => Promise<boolean>;
+  /** The page ends by sending the browser to the app's URL. */
+  returnsToApp?: true;
 }
 
 const PAGES: Record<string, Page> = {
@@ -79,6 +88,24 @@ const PAGES: Record<string, Page> = {
     askPassword: false,
     done: (app) => `Your account now uses this email address. You can return to ${app.name}.`,
     act: (c, token) => confirmEmailChange(authContext(c), token),
+  },
+  "email-login": {
+    title: (app) => `Sign in to ${app.name}`,
+    intro: (app) => `Continue to sign in to ${app.name} in the browser where you asked for this email.`,
+    button: "Sign in",
+    askPassword: false,
+    done: (app) => `You are signed in to ${app.name}.`,
+    act: (c, token) => handOffEmailLink(authContext(c), token),
+    usable: (c, token) => linkCanHandOff(authContext(c), token),
+    returnsToApp: true,
+  },
+};
+
+/** Said instead of the generic message on the page of that name. */
+const PAGE_MESSAGES: Partial<Record<string, Partial<Record<string, string>>>> = {
+  "email-login": {
+    invalid_token:
+      "This link is invalid, expired or already used, or it cannot finish signing in here. Type the 6-digit code from the same email in the app, or ask for a new email.",
   },
 };
 
@@ -112,6 +139,7 @@ ${body}
 }
 
 async function formPage(c: Context<AppEnv>, app: App, page: Page, token: string) {
+  if (page.usable && !(await page.usable(c, token))) throw new ApiError("invalid_token");
   const password = page.askPassword
     ? html`<label for="password">New password</label>
 <input id="password" name="password" type="password" autocomplete="new-password" required>`
@@ -128,17 +156,17 @@ ${password}
 </form>`,
     ),
     200,
-    await headers(),
+    await headers(page.returnsToApp ? new URL(app.url).origin : undefined),
   );
 }
 
-async function errorPage(c: Context<AppEnv>, app: App | undefined, error: ApiError) {
+async function errorPage(c: Context<AppEnv>, app: App | undefined, error: ApiError, path?: string) {
   const title = app ? `${app.name}: this did not work` : "This did not work";
   return c.html(
     layout(
       title,
       html`<h1>${title}</h1>
-<p>${MESSAGES[error.code] ?? "Something went wrong. Try again later."}</p>
+<p>${(path && PAGE_MESSAGES[path]?.[error.code]) ?? MESSAGES[error.code] ?? "Something went wrong. Try again later."}</p>
 <p class="code">Error code: ${error.code}</p>`,
     ),
     error.status,
@@ -168,7 +196,7 @@ const contract = (summary: string) =>
     summary,
     description:
       "For apps with hosted pages on. An HTML page; errors are HTML pages too, with the error code shown.",
-    responses: { 200: z.string(), 400: z.string(), 409: z.string(), 429: z.string() },
+    responses: { 200: z.string(), 303: null, 400: z.string(), 409: z.string(), 429: z.string() },
     mediaType: "text/html",
     headers: ["noStore", "contentSecurityPolicy"],
   });
@@ -184,7 +212,7 @@ for (const [path, page] of Object.entries(PAGES)) {
       if (!token.success) throw new ApiError("invalid_token");
       return await formPage(c, app, page, token.data);
     } catch (error) {
-      return errorPage(c, app, toApiError(error));
+      return errorPage(c, app, toApiError(error), path);
     }
   });
   pageRoutes.post(`/:appId/${path}`, contract(`Hosted page: ${path} (action)`), async (c) => {
@@ -195,11 +223,13 @@ for (const [path, page] of Object.entries(PAGES)) {
       await countCredentialRequest(c);
       const input = form.safeParse(await c.req.parseBody());
       if (!input.success) throw new ApiError("invalid_token");
-      await page.act(c, input.data.token, input.data.password ?? "");
+      const result = await page.act(c, input.data.token, input.data.password ?? "");
+      // 303: the browser follows with a GET, and the form is not sent again.
+      if (result instanceof URL) return c.body(null, 303, { ...(await headers()), Location: result.href });
       const done = page.done(app);
       return c.html(layout(done, html`<h1>Done</h1>\n<p>${done}</p>`), 200, await headers());
     } catch (error) {
-      return errorPage(c, app, toApiError(error));
+      return errorPage(c, app, toApiError(error), path);
     }
   });
 }

@@ -1,17 +1,11 @@
 /** Arranging and walking social sign-ins against the fake providers (test/support/fake-providers.ts). */
 import { sql } from "drizzle-orm";
 import { expect } from "vitest";
-import { findApp } from "../../src/apps/registry";
-import { pendingHandoffs } from "../../src/auth/handoff";
-import { startSession } from "../../src/auth/login";
-import { planIssue, tokenResponse } from "../../src/auth/sessions";
-import { userFromSql } from "../../src/auth/users";
-import { configFor } from "../../src/context";
 import { seal } from "../../src/crypto/seal";
 import { clientSecretContext, type ProviderName } from "../../src/federation/providers";
 import type { Script } from "./fake-providers";
 import type { TestApp } from "./fixtures";
-import { bindings, openTestDatabase, send } from "./worker";
+import { bindings, openTestDatabase, postJson, send } from "./worker";
 
 export const providersUrl = String(bindings.TEST_PROVIDERS_URL);
 
@@ -128,36 +122,27 @@ export function returned(response: Response): URLSearchParams {
 
 export interface SignedIn {
   accessToken: string;
-  user: { id: string; email: string };
+  refreshToken: string;
+  user: { id: string; email: string; emailVerified: boolean };
 }
 
-/**
- * Exchanges the one-time code for a session, as POST /v1/auth/token does; until that route is
- * merged, through the same domain functions.
- */
-export async function exchange(appId: string, code: string, verifier: string): Promise<SignedIn> {
-  const handoff = pendingHandoffs.get(code);
-  pendingHandoffs.delete(code);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
-  if (!handoff || handoff.appId !== appId || handoff.codeChallenge !== toBase64Url(new Uint8Array(digest)))
-    throw new Error("exchange refused");
-  const handle = openTestDatabase();
-  try {
-    const app = await findApp(handle.db, appId, Date.now());
-    if (!app) throw new Error("no app");
-    const ctx = {
-      db: handle.db,
-      config: configFor(bindings),
-      app,
-      client: { ip: null, userAgent: null },
-      now: new Date(),
-      kv: bindings.REVOCATIONS,
-    };
-    const issue = planIssue(ctx, ctx.now, { amr: handoff.amr, aal: 1 });
-    expect(await startSession(ctx, handoff.userId, sql`true`, issue)).toBe(true);
-    const rows = await handle.db.execute(sql`select * from users where id = ${handoff.userId}::uuid`);
-    return await tokenResponse(ctx, userFromSql(rows.rows[0] ?? {}), issue);
-  } finally {
-    await handle.close();
-  }
+/** POST /v1/auth/token: the one-time code and the app's verifier; the raw answer. */
+export function redeem(app: TestApp, appId: string, code: string, verifier: string): Promise<Response> {
+  return send(
+    app,
+    "/v1/auth/token",
+    postJson({ grant_type: "authorization_code", code, code_verifier: verifier }, { "x-app-id": appId }),
+  );
+}
+
+/** Exchanges the one-time code for a session. */
+export async function exchange(
+  app: TestApp,
+  appId: string,
+  code: string,
+  verifier: string,
+): Promise<SignedIn> {
+  const response = await redeem(app, appId, code, verifier);
+  if (response.status !== 200) throw new Error(`exchange failed: ${await response.text()}`);
+  return (await response.json()) as SignedIn;
 }

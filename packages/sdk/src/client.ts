@@ -10,6 +10,7 @@
  */
 import { endsSession, TurKeyError } from "./errors.js";
 import { type CallOptions, call, createTransport, type Transport } from "./http.js";
+import { PkceStore } from "./pkce.js";
 import { SessionStore } from "./session.js";
 import { memoryStorage, type TurKeyStorage } from "./storage.js";
 import type {
@@ -20,13 +21,13 @@ import type {
   ChangeEmailInput,
   ChangePasswordInput,
   CodeInput,
+  DeleteAccountInput,
   EmailInput,
   EmailLoginInput,
   FetchLike,
   LoginInput,
   LoginResponse,
   MfaRequired,
-  PasswordInput,
   RecoveryCodesResponse,
   RegisterInput,
   RegisterResponse,
@@ -41,7 +42,7 @@ import type {
   UserResponse,
 } from "./types.js";
 
-export const SDK_VERSION = "0.6.0";
+export const SDK_VERSION = "0.7.0";
 
 /** Access tokens are renewed this long before they expire, so none lapses in flight. */
 export const REFRESH_MARGIN_MS = 30_000;
@@ -80,11 +81,13 @@ export class TurKeyClient {
   #generation = 0;
   /** The mfaToken of a login waiting for its second factor; kept in memory only. */
   #mfaToken: string | undefined;
+  readonly #pkce: PkceStore;
 
   constructor(options: TurKeyClientOptions) {
     this.#transport = createTransport(options);
     this.appId = options.appId;
     this.#session = new SessionStore(options.storage ?? memoryStorage(), options.appId, this.#transport.now);
+    this.#pkce = new PkceStore(options.appId);
   }
 
   /**
@@ -118,12 +121,44 @@ export class TurKeyClient {
         body: input,
       },
     );
-    if ("mfaRequired" in result) {
-      this.#mfaToken = result.mfaToken;
-      return { mfaRequired: true, methods: result.methods };
-    }
-    await this.#store(result, "signed_in");
-    return result;
+    return this.#signedIn(result);
+  }
+
+  /**
+   * On the page Turkey sends the browser back to (the app's URL, after a followed sign-in link
+   * on a hosted page or a social sign-in): exchanges the one-time `code` in the URL with the
+   * PKCE verifier this browser kept, and stores the session. Resolves to null when the URL has
+   * no code; throws the `error` the URL carries, or `invalid_grant` when this browser did not
+   * start the sign-in. The code is removed from the address bar either way.
+   *
+   * @example
+   * const result = await turkey.handleRedirect();
+   * if (result && "mfaRequired" in result) await turkey.verifyMfa({ code: prompt("Code") ?? "" });
+   */
+  async handleRedirect(url: string = pageAddress() ?? ""): Promise<LoginResponse | null> {
+    const address = new URL(url);
+    const params = address.searchParams;
+    const code = params.get("code");
+    const error = params.get("error");
+    if (!code && !error) return null;
+    for (const name of ["code", "state", "error", "error_description"]) params.delete(name);
+    if (url === pageAddress()) browserHistory()?.replaceState(null, "", address.href);
+    const verifier = await this.#pkce.take();
+    if (error) throw new TurKeyError({ code: error, status: 0, message: "The sign-in did not finish" });
+    if (!code || !verifier)
+      throw new TurKeyError({
+        code: "invalid_grant",
+        status: 0,
+        message: "This browser did not start the sign-in",
+      });
+    const result = await call<TokenResponse | (MfaRequired & { mfaToken: string })>(
+      this.#transport,
+      "/token",
+      {
+        body: { grant_type: "authorization_code", code, code_verifier: verifier },
+      },
+    );
+    return this.#signedIn(result);
   }
 
   /**
@@ -301,21 +336,27 @@ export class TurKeyClient {
    * @example
    * await turkey.requestEmailLogin({ email: "ada@example.com" });
    */
-  requestEmailLogin(input: EmailInput): Promise<AcceptedResponse> {
-    return call<AcceptedResponse>(this.#transport, "/email-login", { body: input });
+  async requestEmailLogin(input: EmailInput): Promise<AcceptedResponse> {
+    // Lets Turkey's hosted page hand a followed link back to this browser (`handleRedirect`).
+    const codeChallenge = await this.#pkce.challenge();
+    return call<AcceptedResponse>(this.#transport, "/email-login", { body: { ...input, codeChallenge } });
   }
 
   /**
    * Signs in with the mailed code (with its address) or the link's token, and stores the session.
+   * For an account with a second factor it resolves to `{ mfaRequired: true, methods }`, as `login` does.
    *
    * @example
    * await turkey.verifyEmailLogin({ email: "ada@example.com", code: "123456" });
    * await turkey.verifyEmailLogin({ token: new URL(location.href).searchParams.get("token") ?? "" });
    */
-  async verifyEmailLogin(input: EmailLoginInput): Promise<TokenResponse> {
-    const tokens = await call<TokenResponse>(this.#transport, "/email-login/verify", { body: input });
-    await this.#store(tokens, "signed_in");
-    return tokens;
+  async verifyEmailLogin(input: EmailLoginInput): Promise<LoginResponse> {
+    const result = await call<TokenResponse | (MfaRequired & { mfaToken: string })>(
+      this.#transport,
+      "/email-login/verify",
+      { body: input },
+    );
+    return this.#signedIn(result);
   }
 
   /**
@@ -343,12 +384,24 @@ export class TurKeyClient {
   }
 
   /**
-   * Deletes the account for good, then forgets the session here.
+   * Mails the signed-in user a 6-digit code for `deleteAccount({ code })`, for accounts that
+   * sign in without a password.
+   *
+   * @example
+   * await turkey.requestDeletionCode();
+   */
+  requestDeletionCode(): Promise<AcceptedResponse> {
+    return this.#authed<AcceptedResponse>("/account/deletion-code", { method: "POST" });
+  }
+
+  /**
+   * Deletes the account for good, then forgets the session here. Proven with the password, or
+   * with the code from `requestDeletionCode`.
    *
    * @example
    * await turkey.deleteAccount({ password });
    */
-  async deleteAccount(input: PasswordInput): Promise<void> {
+  async deleteAccount(input: DeleteAccountInput): Promise<void> {
     await this.#authed<undefined>("/account", { method: "DELETE", body: input });
     await this.#signOut();
   }
@@ -448,6 +501,16 @@ export class TurKeyClient {
     }
   }
 
+  /** A sign-in's answer: tokens are stored; an mfaToken is kept for `verifyMfa`. */
+  async #signedIn(result: TokenResponse | (MfaRequired & { mfaToken: string })): Promise<LoginResponse> {
+    if ("mfaRequired" in result) {
+      this.#mfaToken = result.mfaToken;
+      return { mfaRequired: true, methods: result.methods };
+    }
+    await this.#store(result, "signed_in");
+    return result;
+  }
+
   async #store(tokens: TokenResponse, event: AuthChangeEvent): Promise<void> {
     this.#generation++;
     await this.#session.save(tokens);
@@ -483,4 +546,14 @@ function notSignedIn(): TurKeyError {
 
 function isNotSignedIn(error: unknown): boolean {
   return error instanceof TurKeyError && error.code === "not_signed_in";
+}
+
+/** The page's address, where there is a page. */
+function pageAddress(): string | undefined {
+  return (globalThis as { location?: { href: string } }).location?.href;
+}
+
+/** The page's History, where there is one (not in workers or Node). */
+function browserHistory(): { replaceState(data: null, unused: string, url: string): void } | undefined {
+  return (globalThis as { history?: ReturnType<typeof browserHistory> }).history;
 }

@@ -150,6 +150,9 @@ export interface PasswordInput {
   password: string;
 }
 
+/** The account's password, or a code from `requestDeletionCode` (accounts without one). */
+export type DeleteAccountInput = PasswordInput | { code: string };
+
 /** Everything the server holds about the user in this app (`exportAccount`). */
 export interface AccountExport {
   exportedAt: string;

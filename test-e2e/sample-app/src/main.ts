@@ -87,6 +87,10 @@ const actions: Record<string, () => Promise<string>> = {
     await turkey.logout();
     return "logged out";
   },
+  async emailLogin() {
+    await turkey.requestEmailLogin({ email: credentials().email });
+    return "sign-in link mailed; open it in this browser";
+  },
 };
 
 function report(action: string, ok: boolean, text: string, code = ""): void {
@@ -111,4 +115,25 @@ for (const button of document.querySelectorAll<HTMLButtonElement>("button[data-a
   button.addEventListener("click", () => void perform(button.dataset.action ?? ""));
 }
 show("#about", `@turkey/sdk ${SDK_VERSION} · app ${appId} · API ${baseUrl}`);
-document.body.dataset.ready = "true";
+
+// Back from Turkey's hosted sign-in page (or a provider) with ?code=: finish the sign-in here.
+async function finishRedirect(): Promise<void> {
+  try {
+    const result = await turkey.handleRedirect();
+    if (!result) return;
+    if ("mfaRequired" in result)
+      report("redirect", true, `second factor required: ${result.methods.join(", ")}`);
+    else report("redirect", true, `signed in as ${result.user.email} by redirect`);
+  } catch (error) {
+    const known = error instanceof TurKeyError;
+    report(
+      "redirect",
+      false,
+      known ? `${error.code}: ${error.message}` : String(error),
+      known ? error.code : "",
+    );
+  }
+}
+void finishRedirect().finally(() => {
+  document.body.dataset.ready = "true";
+});
