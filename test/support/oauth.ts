@@ -25,8 +25,11 @@ export async function enableProvider(
   provider: ProviderName,
   redirects: string[],
   issuer = provider === "github" ? `${providersUrl}/github` : `${providersUrl}/${provider}`,
+  setup: ProviderSetup = {
+    clientId: `client-${crypto.randomUUID()}`,
+    clientSecret: `secret-${crypto.randomUUID()}`,
+  },
 ): Promise<ProviderSetup> {
-  const setup = { clientId: `client-${crypto.randomUUID()}`, clientSecret: `secret-${crypto.randomUUID()}` };
   const sealed = await seal(
     encryption,
     "oauth-client-secret",
