@@ -90,9 +90,14 @@ describe("signing in to an existing password account", () => {
     const email = uniqueEmail();
     await api.register(email);
     await markVerified(email);
+    const before = await query(sql`select 1 from audit where app_id = ${appId} and event = 'oauth_failed'`);
     const { answer } = await federated(oidc, "oidc", { sub: subject(), email, emailVerified: false });
     expect(answer.get("error")).toBe("account_exists");
     expect(answer.get("code")).toBeNull();
+    const failures = await query<{ details: { provider: string; reason: string } }>(sql`
+      select details from audit where app_id = ${appId} and event = 'oauth_failed' order by created_at`);
+    expect(failures).toHaveLength(before.length + 1);
+    expect(failures.at(-1)?.details).toEqual({ provider: "oidc", reason: "account_exists" });
   });
 
   it("refuses with account_exists when the account's email is not verified", async () => {

@@ -10,6 +10,7 @@
  */
 import { sql } from "drizzle-orm";
 import * as oauth from "oauth4webapi";
+import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { issueHandoffCode } from "../auth/handoff";
 import { hashSecretToken } from "../auth/secrets";
 import type { AuthContext } from "../auth/session-context";
@@ -119,6 +120,28 @@ export async function spendState(
  * error to send back to the app.
  */
 export async function completeSignIn(
+  ctx: AuthContext,
+  flow: Flow,
+  params: URLSearchParams,
+): Promise<Record<string, string>> {
+  try {
+    return await finishFlow(ctx, flow, params);
+  } catch (error) {
+    if (error instanceof ApiError) await auditFailure(ctx, flow, error.code);
+    throw error;
+  }
+}
+
+async function auditFailure(ctx: AuthContext, flow: Flow, reason: string): Promise<void> {
+  await ctx.db.execute(sql`
+    insert into audit (${AUDIT_COLUMNS})
+    values (${auditValues("oauth_failed", ctx.app.id, flow.linkUserId, ctx.client, ctx.now, {
+      provider: flow.provider,
+      reason,
+    })})`);
+}
+
+async function finishFlow(
   ctx: AuthContext,
   flow: Flow,
   params: URLSearchParams,

@@ -63,10 +63,7 @@ async function signUpOrLink(ctx: AuthContext, provider: ProviderName, profile: P
   const account = signingIn(existing.rows[0]);
   if (!account) return (await createUser(ctx, provider, profile)) ?? signUpOrLink(ctx, provider, profile);
   // Both sides must vouch for the address before a provider account may enter this one.
-  if (!profile.emailVerified || !account.emailVerified) {
-    await auditFailure(ctx, account.id, provider, "account_exists");
-    throw new ApiError("account_exists");
-  }
+  if (!profile.emailVerified || !account.emailVerified) throw new ApiError("account_exists");
   await insertIdentity(ctx, account.id, provider, profile);
   return account;
 }
@@ -124,12 +121,6 @@ export async function linkIdentity(
   profile: Profile,
 ): Promise<void> {
   await insertIdentity(ctx, userId, provider, profile);
-}
-
-async function auditFailure(ctx: AuthContext, userId: string | null, provider: string, reason: string) {
-  await ctx.db.execute(sql`
-    insert into audit (${AUDIT_COLUMNS})
-    values (${auditValues("oauth_failed", ctx.app.id, userId, ctx.client, ctx.now, { provider, reason })})`);
 }
 
 export interface IdentityView {
