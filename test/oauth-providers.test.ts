@@ -116,6 +116,38 @@ describe("Apple", () => {
   });
 });
 
+describe("Apple with a .p8 key", () => {
+  it("signs a fresh client-secret JWT for each exchange, which Apple's check accepts", async () => {
+    const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
+    const pkcs8 = new Uint8Array((await crypto.subtle.exportKey("pkcs8", keys.privateKey)) as ArrayBuffer);
+    const pem = `-----BEGIN PRIVATE KEY-----\n${btoa(String.fromCharCode(...pkcs8))}\n-----END PRIVATE KEY-----`;
+    const publicJwk = (await crypto.subtle.exportKey("jwk", keys.publicKey)) as unknown as Record<
+      string,
+      string
+    >;
+    const keyed = await createTestApp("apple-p8");
+    const stored = JSON.stringify({ teamId: "TEAM123456", keyId: "KEY1234567", privateKey: pem });
+    const setup = await enableProvider(keyed, "apple", [RETURN], undefined, {
+      clientId: `com.example.${crypto.randomUUID().slice(0, 8)}`,
+      clientSecret: stored,
+    });
+    const email = uniqueEmail();
+    await script(setup, {
+      sub: `apple-${subject()}`,
+      email,
+      emailVerified: true,
+      appleKey: { teamId: "TEAM123456", keyId: "KEY1234567", publicJwk },
+    });
+    const { verifier, challenge } = await pkce();
+    const answer = returned(await walkSignIn(app, "apple", keyed, RETURN, challenge));
+    expect(answer.get("error")).toBeNull();
+    expect((await exchange(app, keyed, String(answer.get("code")), verifier)).user.email).toBe(email);
+  });
+});
+
 function pathOf(url: URL): string {
   return url.pathname + url.search;
 }

@@ -42,9 +42,18 @@ export function authorizationServer(
   return server;
 }
 
-async function discover(issuer: string, allowHttp: boolean): Promise<oauth.AuthorizationServer> {
+/** OIDC discovery of `issuer`; `fetchImpl` stands in for the network in unit tests. */
+export async function discover(
+  issuer: string,
+  allowHttp: boolean,
+  fetchImpl?: typeof fetch,
+): Promise<oauth.AuthorizationServer> {
   const url = new URL(issuer);
-  const response = await oauth.discoveryRequest(url, { ...requestOptions(allowHttp), algorithm: "oidc" });
+  const response = await oauth.discoveryRequest(url, {
+    ...requestOptions(allowHttp),
+    ...(fetchImpl ? { [oauth.customFetch]: fetchImpl } : {}),
+    algorithm: "oidc",
+  });
   const multiTenant = MICROSOFT_MULTI_TENANT.test(issuer);
   const expected = multiTenant
     ? new URL(issuer.replace(/\/(common|organizations)\//, `/${TENANT_PLACEHOLDER}/`))

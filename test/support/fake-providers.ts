@@ -12,7 +12,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
 
 export interface Script {
   clientId: string;
@@ -27,6 +27,8 @@ export interface Script {
   tamper?: "aud" | "iss" | "nonce" | "expired" | "signature";
   /** GitHub: the primary email is not verified. */
   unverifiedPrimary?: boolean;
+  /** Apple: the client secret is a JWT signed with the app's key; checked like Apple does. */
+  appleKey?: { teamId: string; keyId: string; publicJwk: JWK };
 }
 
 interface Grant {
@@ -95,7 +97,12 @@ async function handle(request: IncomingMessage, response: ServerResponse, state:
   const [, name, ...rest] = url.pathname.split("/");
   const issuer = `${state.base}/${name}`;
   const path = `/${rest.join("/")}`;
-  if (path === "/.well-known/openid-configuration") return reply(response, 200, discovery(issuer));
+  if (path === "/.well-known/openid-configuration") {
+    const metadata = discovery(issuer);
+    // Apple takes the client secret in the form only.
+    if (name === "apple") metadata.token_endpoint_auth_methods_supported = ["client_secret_post"];
+    return reply(response, 200, metadata);
+  }
   if (path === "/jwks") return reply(response, 200, { keys: [state.keys.jwk] });
   if (path === "/authorize") return authorize(response, url, state, issuer);
   if (path === "/token" && request.method === "POST") return token(request, response, state);
@@ -152,15 +159,34 @@ function clientCredentials(request: IncomingMessage, form: URLSearchParams) {
   return { id: form.get("client_id") ?? undefined, secret: form.get("client_secret") ?? undefined };
 }
 
+/** Apple's check of a client secret: an ES256 JWT from the team, about the client, for Apple. */
+async function isAppleSecret(secret: string | undefined, grant: Grant): Promise<boolean> {
+  const key = grant.script.appleKey;
+  if (!key || !secret) return false;
+  try {
+    const { protectedHeader } = await jwtVerify(secret, await importJWK(key.publicJwk, "ES256"), {
+      issuer: key.teamId,
+      subject: grant.script.clientId,
+      audience: grant.issuer,
+      algorithms: ["ES256"],
+    });
+    return protectedHeader.kid === key.keyId;
+  } catch {
+    return false;
+  }
+}
+
 /** Spends the code after the checks a real provider makes; an OAuth error answer otherwise. */
-function redeem(request: IncomingMessage, form: URLSearchParams, state: State) {
+async function redeem(request: IncomingMessage, form: URLSearchParams, state: State) {
   const code = form.get("code") ?? "";
   const grant = state.grants.get(code);
   state.grants.delete(code);
   const client = clientCredentials(request, form);
   if (!grant) return { error: "invalid_grant" as const };
-  if (client.id !== grant.script.clientId || client.secret !== grant.script.clientSecret)
-    return { error: "invalid_client" as const };
+  const secretOk = grant.script.appleKey
+    ? await isAppleSecret(client.secret, grant)
+    : client.secret === grant.script.clientSecret;
+  if (client.id !== grant.script.clientId || !secretOk) return { error: "invalid_client" as const };
   if (form.get("redirect_uri") !== grant.redirectUri) return { error: "invalid_grant" as const };
   const verifier = form.get("code_verifier");
   const challenge = verifier ? createHash("sha256").update(verifier).digest("base64url") : null;
@@ -172,7 +198,7 @@ async function token(request: IncomingMessage, response: ServerResponse, state: 
   const form = new URLSearchParams(await readBody(request));
   if (form.get("grant_type") !== "authorization_code")
     return reply(response, 400, { error: "unsupported_grant_type" });
-  const redeemed = redeem(request, form, state);
+  const redeemed = await redeem(request, form, state);
   if (!redeemed.grant) return reply(response, redeemed.error === "invalid_client" ? 401 : 400, redeemed);
   const { script } = redeemed.grant;
   const accessToken = randomBytes(16).toString("hex");
@@ -223,7 +249,7 @@ async function handleGithub(request: IncomingMessage, response: ServerResponse, 
   if (path === "/login/oauth/authorize") return authorize(response, url, state, `${state.base}/github`);
   if (path === "/login/oauth/access_token" && request.method === "POST") {
     const form = new URLSearchParams(await readBody(request));
-    const redeemed = redeem(request, form, state);
+    const redeemed = await redeem(request, form, state);
     // GitHub answers errors with 200 and an error body.
     if (!redeemed.grant) return reply(response, 200, { error: redeemed.error });
     if (!String(request.headers.accept).includes("application/json"))
