@@ -197,6 +197,25 @@ describe("callback", () => {
     expect(answer.get("error_description")).toBeTruthy();
   });
 
+  it("cannot redeem the provider's code with no verifier at all", async () => {
+    await script(oidcA, { sub: subject(), email: email(), emailVerified: true });
+    const started = await send(app, authorizePath("oidc", appA, RETURN_A, (await pkce()).challenge));
+    const back = await visitProvider(String(started.headers.get("location")));
+    const response = await fetch(`${providersUrl}/oidc/token`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        authorization: `Basic ${btoa(`${oidcA.clientId}:${oidcA.clientSecret}`)}`,
+      },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        code: String(back.searchParams.get("code")),
+        redirect_uri: "http://localhost/v1/auth/oauth/oidc/callback",
+      }),
+    });
+    expect(((await response.json()) as { error: string }).error).toBe("invalid_grant");
+  });
+
   it("cannot redeem the provider's code without Turkey's verifier, or twice", async () => {
     await script(oidcA, { sub: subject(), email: email(), emailVerified: true });
     const started = await send(app, authorizePath("oidc", appA, RETURN_A, (await pkce()).challenge));
@@ -217,6 +236,7 @@ describe("callback", () => {
       }),
     });
     expect(stolen.status).toBe(400);
+    expect(((await stolen.json()) as { error: string }).error).toBe("invalid_grant");
     // The provider spent the code on that attempt: Turkey's own exchange fails too.
     expect(returned(await callback(app, back)).get("error")).toBe("provider_error");
   });
@@ -241,6 +261,15 @@ describe("callback", () => {
     await enableProvider(down, "oidc", [RETURN_A], "http://127.0.0.1:9/oidc");
     const response = await send(app, authorizePath("oidc", down, RETURN_A, (await pkce()).challenge));
     expect(returned(response).get("error")).toBe("provider_unavailable");
+  });
+
+  it("returns provider_unavailable to the app when the token endpoint is down", async () => {
+    const down = await createTestApp("oauth-token-down");
+    const setup = await enableProvider(down, "oidc", [RETURN_A], `${providersUrl}/token-down`);
+    await script(setup, { sub: subject(), email: email(), emailVerified: true });
+    const answer = returned(await walkSignIn(app, "oidc", down, RETURN_A, (await pkce()).challenge));
+    expect(answer.get("error")).toBe("provider_unavailable");
+    expect(answer.get("error_description")).toBeTruthy();
   });
 
   it("does not return to a URL removed from the list while the sign-in was under way", async () => {

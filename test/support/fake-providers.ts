@@ -101,6 +101,8 @@ async function handle(request: IncomingMessage, response: ServerResponse, state:
     const metadata = discovery(issuer);
     // Apple takes the client secret in the form only.
     if (name === "apple") metadata.token_endpoint_auth_methods_supported = ["client_secret_post"];
+    // A provider whose token endpoint is down (nothing listens on port 9).
+    if (name === "token-down") metadata.token_endpoint = "http://127.0.0.1:9/token";
     return reply(response, 200, metadata);
   }
   if (path === "/jwks") return reply(response, 200, { keys: [state.keys.jwk] });
