@@ -44,5 +44,9 @@ export default defineConfig({
     testTimeout: 30_000,
     // Suites that arrange tens of thousands of rows (query plans) need more than 10 s there too.
     hookTimeout: 60_000,
+    // Two files at a time even on 2 cores (the default there is one): much of a file's time is
+    // spent waiting on Postgres and on loading the Worker's modules. Files share nothing but the
+    // database, and each makes its own apps and users.
+    maxWorkers: 2,
   },
 });
