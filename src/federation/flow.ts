@@ -39,37 +39,46 @@ export async function startSignIn(ctx: AuthContext, input: StartInput): Promise<
   if (!(await isAllowedRedirect(ctx.db, ctx.app.id, input.redirectTo)))
     throw new ApiError("redirect_not_allowed");
   const server = await reachProvider(() => authorizationServer(config, allowHttp(ctx), ctx.now.getTime()));
-  const state = oauth.generateRandomState();
-  const verifier = oauth.generateRandomCodeVerifier();
-  const nonce = config.oidc ? oauth.generateRandomNonce() : null;
-  const id = crypto.randomUUID();
-  const verifierSealed = await seal(
-    ctx.config.encryptionKeys,
-    "oauth-flow",
-    verifier,
-    flowContext(ctx.app.id, id),
-  );
-  await ctx.db.execute(sql`
-    insert into oauth_states (id, app_id, provider, state_hash, code_challenge, redirect_to, verifier_sealed,
-      nonce, link_user_id, created_at, expires_at)
-    values (${id}::uuid, ${ctx.app.id}, ${config.provider}, ${hashSecretToken(state)}, ${input.codeChallenge ?? null},
-      ${input.redirectTo}, ${verifierSealed}, ${nonce}, ${input.linkUserId ?? null}::uuid, ${ctx.now},
-      ${new Date(ctx.now.getTime() + STATE_TTL_MS)})`);
-  if (!server.authorization_endpoint) throw new ApiError("provider_unavailable");
+  if (!server.authorization_endpoint) throw new ApiError("provider_error");
+  const secrets: FlowSecrets = {
+    state: oauth.generateRandomState(),
+    verifier: oauth.generateRandomCodeVerifier(),
+    nonce: config.oidc ? oauth.generateRandomNonce() : null,
+  };
+  await storeState(ctx, input, secrets);
   const url = new URL(server.authorization_endpoint);
   const params = {
     client_id: config.clientId,
     redirect_uri: callbackUrl(ctx, config.provider),
     response_type: "code",
     scope: config.scopes,
-    state,
-    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+    state: secrets.state,
+    code_challenge: await oauth.calculatePKCECodeChallenge(secrets.verifier),
     code_challenge_method: "S256",
-    ...(nonce ? { nonce } : {}),
+    ...(secrets.nonce ? { nonce: secrets.nonce } : {}),
     ...(config.responseMode ? { response_mode: config.responseMode } : {}),
   };
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
   return url;
+}
+
+interface FlowSecrets {
+  state: string;
+  verifier: string;
+  nonce: string | null;
+}
+
+/** The sign-in in progress: state hashed, verifier sealed to its row, 10 minutes. */
+async function storeState(ctx: AuthContext, input: StartInput, secrets: FlowSecrets): Promise<void> {
+  const id = crypto.randomUUID();
+  const keys = ctx.config.encryptionKeys;
+  const verifierSealed = await seal(keys, "oauth-flow", secrets.verifier, flowContext(ctx.app.id, id));
+  await ctx.db.execute(sql`
+    insert into oauth_states (id, app_id, provider, state_hash, code_challenge, redirect_to, verifier_sealed,
+      nonce, link_user_id, created_at, expires_at)
+    values (${id}::uuid, ${ctx.app.id}, ${input.provider}, ${hashSecretToken(secrets.state)},
+      ${input.codeChallenge ?? null}, ${input.redirectTo}, ${verifierSealed}, ${secrets.nonce},
+      ${input.linkUserId ?? null}::uuid, ${ctx.now}, ${new Date(ctx.now.getTime() + STATE_TTL_MS)})`);
 }
 
 /** A spent state: the sign-in it started, with the app it belongs to. */
