@@ -165,6 +165,37 @@ describe("callback", () => {
     expect(await replay.text()).toContain("oauth_state_invalid");
   });
 
+  it("lets only one of two parallel callbacks with the same state through", async () => {
+    await script(oidcA, { sub: subject(), email: email(), emailVerified: true });
+    const started = await send(app, authorizePath("oidc", appA, RETURN_A, (await pkce()).challenge));
+    const back = await visitProvider(String(started.headers.get("location")));
+    const answers = await Promise.all([callback(app, back), callback(app, back)]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([302, 400]);
+    const redirected = answers.find((answer) => answer.status === 302);
+    expect(redirected && returned(redirected).get("code")).toBeTruthy();
+  });
+
+  it("shows a page for malformed callbacks and unknown providers", async () => {
+    for (const path of [
+      "/v1/auth/oauth/oidc/callback",
+      "/v1/auth/oauth/oidc/callback?code=x",
+      "/v1/auth/oauth/myspace/callback?state=x&code=y",
+      "/v1/auth/oauth/myspace/authorize?app_id=x",
+      "/v1/auth/oauth/oidc/authorize",
+    ]) {
+      const response = await send(app, path);
+      expect(response.status, path).toBe(400);
+      expect(response.headers.get("location"), path).toBeNull();
+      expect(response.headers.get("content-type"), path).toContain("text/html");
+    }
+    const posted = await send(app, "/v1/auth/oauth/apple/callback", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ state: "x" }),
+    });
+    expect(posted.status).toBe(400);
+  });
+
   it("refuses a state of another provider, and a made-up one", async () => {
     await script(oidcA, { sub: subject(), email: email(), emailVerified: true });
     const started = await send(app, authorizePath("oidc", appA, RETURN_A, (await pkce()).challenge));
