@@ -93,6 +93,18 @@ describe("authorize", () => {
     }
   });
 
+  it("counts towards the app's credential rate limit per network, answered with a page", async () => {
+    const limited = await createTestApp("oauth-limited");
+    await enableProvider(limited, "oidc", [RETURN_A]);
+    const path = authorizePath("oidc", limited, RETURN_A, (await pkce()).challenge);
+    const from = { headers: { "cf-connecting-ip": "198.51.100.77" } };
+    const limits = { RATE_LIMIT_MAX_REQUESTS: "2", RATE_LIMIT_WINDOW_MS: "60000" };
+    for (let i = 0; i < 2; i++) expect((await send(app, path, from, limits)).status).toBe(302);
+    const refused = await send(app, path, from, limits);
+    expect(refused.status).toBe(429);
+    expect(await refused.text()).toContain("rate_limited");
+  });
+
   it("refuses a provider the app has not enabled, an unknown app and a plain challenge", async () => {
     const { challenge } = await pkce();
     const github = await send(app, authorizePath("github", appA, RETURN_A, challenge));

@@ -63,6 +63,8 @@ const MESSAGES: Partial<Record<string, string>> = {
   redirect_not_allowed: "This sign-in would return to an address the app has not registered.",
   oauth_state_invalid: "This sign-in has expired or was already used. Start it again from the app.",
   validation_failed: "This sign-in link is not valid.",
+  provider_not_enabled: "This app does not offer sign-in with this provider.",
+  rate_limited: "Too many sign-in attempts from your network. Wait a little and try again.",
 };
 
 async function errorPage(c: Context<AppEnv>, error: ApiError) {
