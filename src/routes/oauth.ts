@@ -109,7 +109,9 @@ export const oauthBrowserRoutes = new Hono<AppEnv>()
     "/:provider/authorize",
     browserContract(
       "Start a social sign-in (browser navigation)",
-      "Redirects to the provider. `redirect_to` must be one of the app's registered return URLs, exactly; " +
+      "Query: `app_id`, `redirect_to`, `code_challenge` (BASE64URL(SHA-256(verifier)) of the app page's PKCE " +
+        "verifier) and `code_challenge_method=S256`. Redirects to the provider. " +
+        "`redirect_to` must be one of the app's registered return URLs, exactly; " +
         "errors before it is known to be registered are shown as a page, later ones return there with `error`.",
     ),
     async (c) => {
