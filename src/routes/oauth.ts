@@ -88,11 +88,10 @@ function asApiError(error: unknown): ApiError {
 }
 
 /** Answers of the browser routes: a redirect, or a plain page about an error. */
-const browserContract = (summary: string, description: string, query?: z.ZodMiniType) =>
+const browserContract = (summary: string, description: string) =>
   endpoint({
     summary,
     description,
-    ...(query ? { query } : {}),
     responses: { 302: null, 400: z.string(), 404: z.string(), 429: z.string(), 503: z.string() },
     mediaType: "text/html",
     headers: ["noStore", "contentSecurityPolicy"],
