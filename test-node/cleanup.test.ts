@@ -68,6 +68,7 @@ describe("db cleanup", () => {
       mfaChallengesExpired: 1,
       emailLogins: 0,
       handoffCodes: 0,
+      oauthStates: 0,
       auditPii: 0,
       auditExpired: 0,
     });

@@ -21,6 +21,7 @@ export type RetentionKey =
   | "mfaChallengesExpired"
   | "emailLogins"
   | "handoffCodes"
+  | "oauthStates"
   | "auditExpired"
   | "auditPii";
 
@@ -33,6 +34,7 @@ export interface RetentionRule {
     | "mfa_challenges"
     | "email_logins"
     | "handoff_codes"
+    | "oauth_states"
     | "audit";
   /** The rows past retention (a WHERE condition on the table, alias-free). */
   due: SQL;
@@ -113,6 +115,14 @@ export function retentionRules(settings: RetentionSettings): RetentionRule[] {
     {
       key: "handoffCodes",
       table: "handoff_codes",
+      due: sql`expires_at < now()`,
+      action: "delete",
+      oldest: sql`expires_at`,
+    },
+    // A social sign-in's state lives 10 minutes; spent ones wait for their expiry too.
+    {
+      key: "oauthStates",
+      table: "oauth_states",
       due: sql`expires_at < now()`,
       action: "delete",
       oldest: sql`expires_at`,

@@ -145,6 +145,7 @@ const retentionRule = z.enum([
   "mfaChallengesExpired",
   "emailLogins",
   "handoffCodes",
+  "oauthStates",
   "auditExpired",
   "auditPii",
 ]);
