@@ -23,6 +23,11 @@ export default defineConfig({
           MAILGUN_API_KEY: "key-test-0123456789",
           MAILGUN_DOMAIN: "mg.turkey.test",
           FROM_EMAIL: "noreply@turkey.test",
+          // Fake social sign-in providers (test/support/fake-providers.ts).
+          TEST_PROVIDERS_URL: inject("providersUrl"),
+          // A real OpenID Connect provider (test/support/oidc-provider.ts) and Turkey's client there.
+          TEST_OIDC_ISSUER: inject("oidcIssuer"),
+          TEST_OIDC_CLIENT: inject("oidcClient"),
           // Every answer a test receives is checked against the OpenAPI document there.
           RESPONSE_CHECK_URL: inject("responseCheckUrl"),
         },

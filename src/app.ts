@@ -24,6 +24,7 @@ import { authRoutes } from "./routes/auth";
 import { docsRoutes } from "./routes/docs";
 import { emailLoginRoutes } from "./routes/email-login";
 import { mfaRoutes } from "./routes/mfa";
+import { identityRoutes, oauthBrowserRoutes } from "./routes/oauth";
 import { pageRoutes } from "./routes/pages";
 import { passkeyRoutes } from "./routes/passkeys";
 import { tokenRoutes } from "./routes/token";
@@ -137,6 +138,8 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   );
   app.route("/", docsRoutes);
 
+  // Browser navigations name their app in the query or the sign-in's state, not in X-App-Id.
+  app.route("/v1/auth/oauth", oauthBrowserRoutes);
   app.use("/v1/*", requireApp);
   app.route("/v1/auth", authRoutes);
   app.route("/v1/auth/mfa", mfaRoutes);
@@ -145,6 +148,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.route("/v1/auth", accountRoutes);
   app.route("/v1/auth", emailLoginRoutes);
   app.route("/v1/auth", tokenRoutes);
+  app.route("/v1/auth", identityRoutes);
   app.route("/pages", pageRoutes);
 
   app.notFound(() => {

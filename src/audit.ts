@@ -47,7 +47,10 @@ export type AuditEvent =
   | "passkey_failed"
   | "deletion_code_requested"
   | "deletion_code_failed"
-  | "handoff_refused";
+  | "handoff_refused"
+  | "identity_linked"
+  | "identity_unlinked"
+  | "oauth_failed";
 
 /** Who is asking: read from the request by the HTTP layer. */
 export interface Client {

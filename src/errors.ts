@@ -57,6 +57,26 @@ export const ERRORS = {
     status: 400,
     message: "The passkey could not be verified; ask for new options and try again",
   },
+  provider_not_enabled: { status: 404, message: "This sign-in provider is not enabled for this app" },
+  redirect_not_allowed: { status: 400, message: "The return URL is not registered for this app" },
+  oauth_state_invalid: {
+    status: 400,
+    message: "This sign-in has expired or was already used; start it again",
+  },
+  access_denied: { status: 403, message: "The sign-in was cancelled at the provider" },
+  provider_error: { status: 502, message: "The sign-in provider's answer could not be accepted" },
+  provider_unavailable: { status: 503, message: "The sign-in provider could not be reached; try again" },
+  email_required: { status: 400, message: "The sign-in provider did not share an email address" },
+  account_exists: {
+    status: 409,
+    message: "An account with this email already exists; sign in to it, then link this provider",
+  },
+  identity_taken: { status: 409, message: "This provider account is already linked to another user" },
+  identity_not_found: { status: 404, message: "No such linked sign-in for this user" },
+  last_sign_in_method: {
+    status: 409,
+    message: "This is the account's last way to sign in; set a password or link another provider first",
+  },
   rate_limited: {
     status: 429,
     message: "Too many requests; try again later",

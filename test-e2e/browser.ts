@@ -11,7 +11,9 @@
  * app would show it. A third user adds a passkey with a virtual authenticator, signs in with it
  * alone, and uses it as the second factor after a password (passkeys.ts). The app is served
  * from http://localhost:<port>, so "localhost" is its passkeys' RP ID. Each hosted page must
- * work from the link mailed to the fake Mailgun and pass axe-core (hosted-pages.ts).
+ * work from the link mailed to the fake Mailgun and pass axe-core (hosted-pages.ts). A social
+ * sign-in goes through a real OpenID Connect provider's login and consent pages and back to the
+ * app (social-sign-in.ts).
  *
  * Everything it starts (database, Worker, app servers, browser) lives in its own temp folder
  * and ports 57000–57999, and is stopped on every exit path.
@@ -37,6 +39,7 @@ import {
   verifyInBackend,
 } from "./sample-app";
 import { type Cleanup, distinctPorts, startBackend } from "./services";
+import { checkSocialSignIn } from "./social-sign-in";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const APP_ID = "browser-e2e";
@@ -349,10 +352,8 @@ async function run(cleanups: Cleanup[]): Promise<void> {
   await chmod(dir, 0o755);
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
-  const { ports, allowed, blocked, sdk, app, databaseUrl, workerUrl, mailgunUrl } = await prepare(
-    dir,
-    cleanups,
-  );
+  const { ports, allowed, blocked, sdk, app, databaseUrl, workerUrl, mailgunUrl, encryptionKey } =
+    await prepare(dir, cleanups);
   reportPackage(sdk, app);
   for (const port of [ports.allowedPort, ports.blockedPort]) {
     const server = await serveStatic(app.distDir, port);
@@ -381,6 +382,19 @@ async function run(cleanups: Cleanup[]): Promise<void> {
     results: RESULTS,
     expectThat,
   });
+  await checkSocialSignIn(
+    context,
+    {
+      workerUrl,
+      databaseUrl,
+      encryptionKey,
+      appId: APP_ID,
+      appUrl: `${allowed}/`,
+      results: RESULTS,
+      expectThat,
+    },
+    cleanups,
+  );
 }
 
 async function main(): Promise<void> {

@@ -23,7 +23,7 @@ const PORT_ROLES = ["dbPort", "workerPort", "inspectorPort", "allowedPort", "blo
 export type Ports = Record<(typeof PORT_ROLES)[number], number>;
 
 /** A port in our range that nothing listens on right now. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = 57_000 + Math.floor(Math.random() * 1000);
     const free = await new Promise<boolean>((resolve) => {
@@ -102,14 +102,14 @@ async function waitForHealth(url: string, worker: ChildProcess, logFile: string)
 }
 
 /** The env file wrangler reads; values are plain tokens, so no quoting is needed. */
-function workerEnv(allowedOrigin: string, mailgunUrl: string): string {
+function workerEnv(allowedOrigin: string, mailgunUrl: string, encryptionKey: string): string {
   const vars = {
     MAILGUN_API_KEY: FAKE_MAILGUN_KEY,
     MAILGUN_DOMAIN: FAKE_MAILGUN_DOMAIN,
     MAILGUN_API_BASE: mailgunUrl,
     NODE_ENV: "development",
     JWT_SECRET: randomBytes(48).toString("base64url"),
-    ENCRYPTION_KEY: randomBytes(48).toString("base64url"),
+    ENCRYPTION_KEY: encryptionKey,
     ALLOWED_ORIGINS: allowedOrigin,
     RATE_LIMIT_MAX_REQUESTS: "10000",
   };
@@ -123,6 +123,8 @@ export interface Backend {
   workerUrl: string;
   /** The fake Mailgun the Worker sends through; `GET /recorded?to=` reads a recipient's mail. */
   mailgunUrl: string;
+  /** The Worker's ENCRYPTION_KEY, to seal what the check stores for it (a provider's secret). */
+  encryptionKey: string;
 }
 
 /**
@@ -155,11 +157,12 @@ export async function startBackend(
   cleanups.push(() => mailgun.close());
 
   const envFile = path.join(dir, "worker.env");
-  await writeFile(envFile, workerEnv(app.allowedOrigin, mailgun.url), { mode: 0o600 });
+  const encryptionKey = randomBytes(48).toString("base64url");
+  await writeFile(envFile, workerEnv(app.allowedOrigin, mailgun.url, encryptionKey), { mode: 0o600 });
   await buildDocsAssets(); // the /docs page's files, served by wrangler as static assets
   const worker = startWorker(dir, ports.workerPort, ports.inspectorPort, envFile, database.url);
   cleanups.push(stopProcessGroup(worker));
   const workerUrl = `http://127.0.0.1:${ports.workerPort}`;
   await waitForHealth(workerUrl, worker, path.join(dir, "wrangler.log"));
-  return { databaseUrl: database.url, workerUrl, mailgunUrl: mailgun.url };
+  return { databaseUrl: database.url, workerUrl, mailgunUrl: mailgun.url, encryptionKey };
 }

@@ -75,6 +75,7 @@ describe("db cleanup", () => {
       passkeyChallengesExpired: 1,
       emailLogins: 0,
       handoffCodes: 0,
+      oauthStates: 0,
       auditPii: 0,
       auditExpired: 0,
     });

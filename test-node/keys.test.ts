@@ -99,6 +99,8 @@ describe("gravy keys", () => {
     expect(result.columns).toEqual([
       { table: "signing_keys", column: "private_sealed", resealed: 3, failed: 0 },
       { table: "mfa_factors", column: "secret_sealed", resealed: 1, failed: 0 },
+      // Social sign-in client secrets: none stored here (test-node/oauth.test.ts reseals one).
+      { table: "oauth_providers", column: "client_secret_sealed", resealed: 0, failed: 0 },
     ]);
     const [factor] = await query<{ sealed: string }>(url, "select secret_sealed as sealed from mfa_factors");
     const reopened = await open(

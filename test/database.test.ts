@@ -20,6 +20,8 @@ const SEED_TABLES = [
 const MFA_TABLES = ["mfa_challenges", "mfa_factors", "recovery_codes"];
 /** Sign-ins handed to the app's page (docs/account.md). */
 const HANDOFF_TABLES = ["handoff_codes"];
+/** Social sign-in (docs/social-sign-in.md). */
+const OAUTH_TABLES = ["identities", "oauth_providers", "oauth_redirects", "oauth_states"];
 /** Passkeys (docs/mfa.md). */
 const PASSKEY_TABLES = ["passkey_challenges", "passkeys"];
 const SEED_INDEXES = [
@@ -39,7 +41,7 @@ describe("migrations", () => {
             where table_schema = 'public' order by table_name`,
       );
       expect(result.rows.map((row) => row.table_name)).toEqual(
-        [...SEED_TABLES, ...MFA_TABLES, ...HANDOFF_TABLES, ...PASSKEY_TABLES].sort(),
+        [...SEED_TABLES, ...MFA_TABLES, ...HANDOFF_TABLES, ...OAUTH_TABLES, ...PASSKEY_TABLES].sort(),
       );
     } finally {
       await handle.close();
@@ -77,8 +79,11 @@ describe("migrations", () => {
         "email_logins",
         "email_tokens",
         "handoff_codes",
+        "identities",
         "mfa_challenges",
         "mfa_factors",
+        "oauth_providers",
+        "oauth_states",
         "passkey_challenges",
         "passkeys",
         "recovery_codes",

@@ -5,6 +5,7 @@ import { sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { existingAccountEmail } from "../email/templates";
 import { ApiError } from "../errors";
+import { dropUnvouchedIdentities } from "../federation/unvouched";
 import {
   EMAIL_TOKEN_COLUMNS,
   emailLink,
@@ -43,7 +44,7 @@ export async function register(ctx: AuthContext, input: RegisterInput): Promise<
   const issue = planIssue(ctx);
   const verification = planEmailToken(ctx, "verify_email");
   const onConflict = pending
-    ? sql`on conflict (email, app_id) do update set password_hash = excluded.password_hash,
+    ? sql`on conflict (email, app_id) do update set password_hash = excluded.password_hash, password_set = true,
         name = excluded.name, created_at = excluded.created_at, updated_at = excluded.updated_at
         where users.email_verified = false`
     : sql`on conflict (email, app_id) do nothing`;
@@ -56,6 +57,8 @@ export async function register(ctx: AuthContext, input: RegisterInput): Promise<
       values (${ctx.app.id}, ${email}, ${input.name ?? null}, ${passwordHash}, ${ctx.now}, ${ctx.now})
       ${onConflict}
       returning id, app_id, email, email_verified, name, created_at, (xmax = 0) as inserted
+    ), unvouched as (
+      ${dropUnvouchedIdentities(sql`select id from created where not inserted`)}
     ), spent as (
       update email_tokens set used_at = ${ctx.now}
       where user_id in (select id from created where not inserted) and used_at is null

@@ -6,6 +6,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
+import { dropUnvouchedIdentities } from "../federation/unvouched";
 import {
   type AccountEmailKind,
   type EmailTokenKind,
@@ -57,7 +58,9 @@ export async function sendEmailToken(ctx: AuthContext, user: UserRow, kind: Acco
 /** Spends a verification token of this app and marks the email verified. */
 export async function verifyEmail(ctx: AuthContext, token: string): Promise<UserView> {
   const result = await ctx.db.execute(sql`
-    with spent as (${spendToken(ctx, "verify_email", token)}), verified as (
+    with spent as (${spendToken(ctx, "verify_email", token)}), unvouched as (
+      ${dropUnvouchedIdentities(sql`select user_id from spent`)}
+    ), verified as (
       update users set email_verified = true, updated_at = ${ctx.now}
       where id in (select user_id from spent)
       returning id, app_id, email, email_verified, name, created_at
@@ -82,12 +85,15 @@ export async function resetPassword(ctx: AuthContext, token: string, password: s
   const passwordHash = await hashPassword(password, hashingPolicy(ctx.config));
   const done = await ctx.db.transaction(async (tx) => {
     const result = await tx.execute(sql`
-      with spent as (${spendToken(ctx, "reset_password", token)}), others as (
+      with spent as (${spendToken(ctx, "reset_password", token)}), unvouched as (
+        ${dropUnvouchedIdentities(sql`select user_id from spent`)}
+      ), others as (
         update email_tokens set used_at = ${ctx.now}
         where kind = 'reset_password' and used_at is null and user_id in (select user_id from spent)
       ), updated as (
         -- Following the emailed link also proves the address.
-        update users set password_hash = ${passwordHash}, email_verified = true, updated_at = ${ctx.now}
+        update users set password_hash = ${passwordHash}, password_set = true, email_verified = true,
+          updated_at = ${ctx.now}
         where id in (select user_id from spent)
         returning id, app_id, email, email_verified, name, created_at
       ), audited as (

@@ -22,6 +22,7 @@ import { sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, type AuditEvent, auditValues } from "../audit";
 import { deletionCodeEmail, emailLoginEmail } from "../email/templates";
 import { ApiError } from "../errors";
+import { dropUnvouchedIdentities } from "../federation/unvouched";
 import { issueMfaChallenge, type MfaRequired } from "../mfa/challenges";
 import type { Attempt } from "../rate-limit";
 import { EMAIL_THROTTLE_MS, emailLink } from "./email-tokens";
@@ -347,6 +348,7 @@ async function verifyAddress(ctx: AuthContext, email: string): Promise<SigningIn
   const user = { ...userFromSql(row), passwordHash: String(row.password_hash) };
   if (user.emailVerified) return user;
   await ctx.db.execute(sql`
+    with unvouched as (${dropUnvouchedIdentities(sql`select ${user.id}::uuid`)})
     update users set email_verified = true, updated_at = ${ctx.now} where id = ${user.id}::uuid`);
   return { ...user, emailVerified: true };
 }

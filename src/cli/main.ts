@@ -14,6 +14,7 @@ import { grantsCommand } from "./commands/grants";
 import { healthCommand } from "./commands/health";
 import { keysCommands } from "./commands/keys";
 import { migrationCommands } from "./commands/migrations";
+import { oauthCommands } from "./commands/oauth";
 import { userCommands } from "./commands/user";
 import { CliError, describeFailure } from "./errors";
 import type { Io } from "./output";
@@ -26,6 +27,7 @@ export const COMMANDS: Command[] = [
   grantsCommand,
   createTestUserCommand,
   ...appCommands,
+  ...oauthCommands,
   ...factorCommands,
   ...keysCommands,
   ...auditCommands,

@@ -22,6 +22,7 @@ export type RetentionKey =
   | "passkeyChallengesExpired"
   | "emailLogins"
   | "handoffCodes"
+  | "oauthStates"
   | "auditExpired"
   | "auditPii";
 
@@ -35,6 +36,7 @@ export interface RetentionRule {
     | "passkey_challenges"
     | "email_logins"
     | "handoff_codes"
+    | "oauth_states"
     | "audit";
   /** The rows past retention (a WHERE condition on the table, alias-free). */
   due: SQL;
@@ -123,6 +125,14 @@ export function retentionRules(settings: RetentionSettings): RetentionRule[] {
     {
       key: "handoffCodes",
       table: "handoff_codes",
+      due: sql`expires_at < now()`,
+      action: "delete",
+      oldest: sql`expires_at`,
+    },
+    // A social sign-in's state lives 10 minutes; spent ones wait for their expiry too.
+    {
+      key: "oauthStates",
+      table: "oauth_states",
       due: sql`expires_at < now()`,
       action: "delete",
       oldest: sql`expires_at`,

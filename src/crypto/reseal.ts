@@ -36,6 +36,14 @@ export const SEALED_COLUMNS: SealedColumn[] = [
     purpose: "totp-secret",
     context: (row) => `${row.app_id}/${row.user_id}/${row.id}`,
   },
+  {
+    // Social sign-in client secrets (src/federation/providers.ts), bound to their app and provider.
+    table: "oauth_providers",
+    key: "id",
+    column: "client_secret_sealed",
+    purpose: "oauth-client-secret",
+    context: (row) => `${row.app_id}/${row.provider}`,
+  },
 ];
 
 export interface ResealCount {

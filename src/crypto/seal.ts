@@ -11,7 +11,8 @@ import { createHmac } from "node:crypto";
 import { ConfigError } from "../config";
 import { fromBase64Url, toBase64Url } from "./base64url";
 
-export type SealPurpose = "totp-secret" | "oauth-client-secret" | "signing-key";
+/** `oauth-flow`: Turkey's PKCE verifier towards a provider, for the minutes a sign-in takes. */
+export type SealPurpose = "totp-secret" | "oauth-client-secret" | "oauth-flow" | "signing-key";
 
 export interface EncryptionSecrets {
   current: string | undefined;

@@ -48,6 +48,11 @@ export const users = pgTable(
     name: text("name"),
     /** Self-describing password hash (algorithm, parameters, salt, hash). */
     passwordHash: text("password_hash").notNull(),
+    /**
+     * False for an account created by a social sign-in: its hash is of a random password nobody
+     * knows, until a password reset sets a real one. Unlinking the last identity needs one.
+     */
+    passwordSet: boolean("password_set").notNull().default(true),
     createdAt: at("created_at").notNull().defaultNow(),
     updatedAt: at("updated_at").notNull().defaultNow(),
     /** Set by an operator (the admin API): no sign-in, refresh or email flow while set. */
@@ -453,5 +458,96 @@ export const signingKeys = pgTable(
     // At most one key signs, and at most one waits.
     uniqueIndex("signing_keys_current_idx").on(t.state).where(sql`${t.state} = 'current'`),
     uniqueIndex("signing_keys_next_idx").on(t.state).where(sql`${t.state} = 'next'`),
+  ],
+);
+
+/**
+ * Social sign-in providers an app turned on (src/federation). The client secret is sealed
+ * (purpose `oauth-client-secret`, bound to the row's app and provider). `issuer` is the OIDC
+ * issuer of an `oidc` provider, or an override of a preset's (tests, GitHub Enterprise).
+ */
+export const oauthProviders = pgTable(
+  "oauth_providers",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    provider: text("provider", { enum: ["google", "github", "microsoft", "apple", "oidc"] }).notNull(),
+    clientId: text("client_id").notNull(),
+    clientSecretSealed: text("client_secret_sealed").notNull(),
+    issuer: text("issuer"),
+    /** Space-separated; null means the provider's default scopes. */
+    scopes: text("scopes"),
+    createdAt: at("created_at").notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("oauth_providers_app_provider_idx").on(t.appId, t.provider)],
+);
+
+/** Where a social sign-in may return to: exact URLs, per app. */
+export const oauthRedirects = pgTable(
+  "oauth_redirects",
+  {
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    createdAt: at("created_at").notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("oauth_redirects_app_url_idx").on(t.appId, t.url)],
+);
+
+/**
+ * A social sign-in in progress, from the authorize redirect to the provider's callback: the
+ * `state` (hashed), the app's PKCE challenge, the return URL, Turkey's own PKCE verifier towards
+ * the provider (sealed) and the OIDC nonce. Single-use, 10 minutes. `linkUserId` is set when a
+ * signed-in user links another provider.
+ */
+export const oauthStates = pgTable(
+  "oauth_states",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    provider: text("provider").notNull(),
+    stateHash: text("state_hash").notNull(),
+    codeChallenge: text("code_challenge"),
+    redirectTo: text("redirect_to").notNull(),
+    verifierSealed: text("verifier_sealed").notNull(),
+    nonce: text("nonce"),
+    linkUserId: uuid("link_user_id").references(() => users.id, { onDelete: "cascade" }),
+    createdAt: at("created_at").notNull().defaultNow(),
+    expiresAt: at("expires_at").notNull(),
+    usedAt: at("used_at"),
+  },
+  (t) => [
+    uniqueIndex("oauth_states_hash_idx").on(t.stateHash),
+    index("oauth_states_expires_idx").on(t.expiresAt),
+  ],
+);
+
+/** A provider account (app, provider, subject) signed in as a user of that app. */
+export const identities = pgTable(
+  "identities",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    provider: text("provider").notNull(),
+    subject: text("subject").notNull(),
+    /** As the provider last reported it, normalised. */
+    email: text("email"),
+    emailVerified: boolean("email_verified").notNull().default(false),
+    createdAt: at("created_at").notNull().defaultNow(),
+    lastSignInAt: at("last_sign_in_at"),
+  },
+  (t) => [
+    uniqueIndex("identities_app_provider_subject_idx").on(t.appId, t.provider, t.subject),
+    index("identities_user_idx").on(t.userId),
   ],
 );

@@ -162,6 +162,7 @@ const retentionRule = z.enum([
   "passkeyChallengesExpired",
   "emailLogins",
   "handoffCodes",
+  "oauthStates",
   "auditExpired",
   "auditPii",
 ]);

@@ -36,7 +36,7 @@ const styleHash = crypto.subtle
   .then((digest) => btoa(String.fromCharCode(...new Uint8Array(digest))));
 
 /** `formTarget`: an origin the form's POST may redirect to (the app's, for a sign-in). */
-async function headers(formTarget?: string): Promise<Record<string, string>> {
+export async function headers(formTarget?: string): Promise<Record<string, string>> {
   return {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -119,7 +119,7 @@ const MESSAGES: Partial<Record<string, string>> = {
 
 const form = z.object({ token: opaqueToken, password: z.optional(z.string()) });
 
-function layout(title: string, body: HtmlEscapedString | Promise<HtmlEscapedString>) {
+export function layout(title: string, body: HtmlEscapedString | Promise<HtmlEscapedString>) {
   return html`<!doctype html>
 <html lang="en">
 <head>

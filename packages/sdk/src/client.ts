@@ -25,9 +25,11 @@ import type {
   EmailInput,
   EmailLoginInput,
   FetchLike,
+  Identity,
   LoginInput,
   LoginResponse,
   MfaRequired,
+  OAuthInput,
   Passkey,
   PasskeyLoginInput,
   PasskeysResponse,
@@ -170,6 +172,45 @@ export class TurKeyClient {
       },
     );
     return this.#signedIn(result);
+  }
+
+  /**
+   * Starts a social sign-in: keeps a new PKCE verifier, then sends the browser to the provider
+   * through Turkey. The provider's answer returns to `redirectTo`, where `handleRedirect()`
+   * finishes it. Resolves to the URL (navigated to when there is a page).
+   *
+   * @example
+   * await turkey.signInWithOAuth({ provider: "github", redirectTo: "https://app.example.com/auth/return" });
+   */
+  async signInWithOAuth(input: OAuthInput): Promise<string> {
+    const query = new URLSearchParams({
+      app_id: this.appId,
+      redirect_to: input.redirectTo,
+      code_challenge: await this.#pkce.challenge(),
+      code_challenge_method: "S256",
+    });
+    return navigate(`${this.#transport.baseUrl}/v1/auth/oauth/${input.provider}/authorize?${query}`);
+  }
+
+  /**
+   * Links another provider to the signed-in user: the browser goes to the provider and returns
+   * to `redirectTo` with `linked=<provider>` (or `error`). Resolves to the URL.
+   */
+  async linkIdentity(input: OAuthInput): Promise<string> {
+    const { url } = await this.#authed<{ url: string }>(`/identities/link/${input.provider}`, {
+      body: { redirectTo: input.redirectTo },
+    });
+    return navigate(url);
+  }
+
+  /** The provider accounts linked to the signed-in user. */
+  async listIdentities(): Promise<Identity[]> {
+    return (await this.#authed<{ identities: Identity[] }>("/identities")).identities;
+  }
+
+  /** Unlinks a provider; refused (`last_sign_in_method`) when it is the only way in. */
+  async unlinkIdentity(input: SessionIdInput): Promise<void> {
+    await this.#authed<undefined>(`/identities/${encodeURIComponent(input.id)}`, { method: "DELETE" });
   }
 
   /**
@@ -617,6 +658,12 @@ function notSignedIn(): TurKeyError {
 
 function isNotSignedIn(error: unknown): boolean {
   return error instanceof TurKeyError && error.code === "not_signed_in";
+}
+
+/** Sends the page to `url`, where there is a page; returns it either way. */
+function navigate(url: string): string {
+  (globalThis as { location?: { assign(url: string): void } }).location?.assign(url);
+  return url;
 }
 
 /** The page's address, where there is a page. */

@@ -205,6 +205,24 @@ export interface AccountExport {
   }[];
 }
 
+export type OAuthProvider = "google" | "github" | "microsoft" | "apple" | "oidc";
+
+export interface OAuthInput {
+  provider: OAuthProvider;
+  /** One of the app's registered return URLs, exactly (`gravy app redirect add`). */
+  redirectTo: string;
+}
+
+/** A provider account linked to the user. */
+export interface Identity {
+  id: string;
+  provider: string;
+  email: string | null;
+  emailVerified: boolean;
+  createdAt: string;
+  lastSignInAt: string | null;
+}
+
 export interface SessionIdInput {
   id: string;
 }

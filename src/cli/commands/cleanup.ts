@@ -16,6 +16,7 @@ const WHAT: Record<RetentionKey, [table: string, rows: string]> = {
   passkeyChallengesExpired: ["passkey_challenges", "expired passkey challenges"],
   emailLogins: ["email_logins", "spent or expired sign-in codes"],
   handoffCodes: ["handoff_codes", "expired hand-off codes"],
+  oauthStates: ["oauth_states", "expired social sign-ins in progress"],
   auditExpired: ["audit", "rows older than AUDIT_RETENTION_DAYS"],
   auditPii: ["audit", "emails blanked after AUDIT_PII_DAYS"],
 };

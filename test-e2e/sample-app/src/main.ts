@@ -103,6 +103,11 @@ const actions: Record<string, () => Promise<string>> = {
     await turkey.logout();
     return "logged out";
   },
+  async signInWithOidc() {
+    // The page leaves for the provider; handleRedirect below finishes when it comes back.
+    await turkey.signInWithOAuth({ provider: "oidc", redirectTo: `${location.origin}/` });
+    return "off to the provider";
+  },
   async emailLogin() {
     await turkey.requestEmailLogin({ email: credentials().email });
     return "sign-in link mailed; open it in this browser";
