@@ -8,12 +8,12 @@
  * found from this script. So a fresh checkout starts as it is, and any folder can hold a state.
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseEnv } from "node:util";
 import { type DatabaseTarget, describeUrl, withDatabase } from "../src/cli/database";
+import { developmentSecret } from "../src/cli/dev-secrets";
 import { startEmbeddedPostgres } from "../src/cli/embedded-postgres";
 import { CliError, describeFailure } from "../src/cli/errors";
 import { WRANGLER_CONFIG, workerDatabaseUrl, wranglerScript } from "../src/cli/local-worker";
@@ -140,6 +140,9 @@ function forwardStopSignals(signalGroup: (signal: NodeJS.Signals) => void): () =
 /** The merged variables reach the Worker through one env file (wrangler then skips .dev.vars). */
 async function writeWorkerEnv(vars: Record<string, string>): Promise<string> {
   await mkdir(STATE_DIR, { recursive: true });
+  // Sealing (TOTP, provider secrets) works locally with no setup; kept like the JWT secret.
+  if (vars.NODE_ENV !== "production")
+    vars.ENCRYPTION_KEY ??= await developmentSecret(process.cwd(), "ENCRYPTION_KEY");
   const envFile = path.join(STATE_DIR, "worker.env");
   await writeFile(envFile, toDotenv(vars), { mode: 0o600 });
   await chmod(envFile, 0o600);
@@ -155,7 +158,12 @@ async function loadVariables(): Promise<Record<string, string>> {
     if (value !== undefined) vars[key] = value;
   }
   for (const [key, value] of Object.entries(vars)) if (value === "") delete vars[key];
-  vars.JWT_SECRET ??= await developmentSecret(vars.NODE_ENV);
+  if (vars.NODE_ENV === "production") {
+    if (!vars.JWT_SECRET) throw new CliError("Invalid configuration: JWT_SECRET is required");
+    return vars;
+  }
+  // Generated once and kept in .turkey/, where `gravy` finds it too (src/cli/dev-secrets.ts).
+  vars.JWT_SECRET ??= await developmentSecret(process.cwd(), "JWT_SECRET");
   return vars;
 }
 
@@ -172,18 +180,6 @@ function toDotenv(vars: Record<string, string>): string {
     })
     .join("\n")
     .concat("\n");
-}
-
-/** A random secret kept in `.turkey/`, so local tokens survive restarts. Never in production. */
-async function developmentSecret(nodeEnv: string | undefined): Promise<string> {
-  if (nodeEnv === "production") throw new CliError("Invalid configuration: JWT_SECRET is required");
-  const file = path.join(STATE_DIR, "dev-jwt-secret");
-  if (existsSync(file)) return (await readFile(file, "utf8")).trim();
-  await mkdir(STATE_DIR, { recursive: true });
-  const secret = randomBytes(48).toString("base64url");
-  await writeFile(file, secret, { mode: 0o600 });
-  await chmod(file, 0o600);
-  return secret;
 }
 
 shortenWarnings();

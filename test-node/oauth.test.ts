@@ -2,9 +2,13 @@
  * `gravy app provider …` and `gravy app redirect …`: client secrets sealed under
  * ENCRYPTION_KEY (and resealed by `keys rotate-encryption`), exact return URLs.
  */
+
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { withDevelopmentSecrets } from "../src/cli/dev-secrets";
 import { open } from "../src/crypto/seal";
-import { gravy, gravyJson, query, scratchDatabase } from "./support/gravy";
+import { emptyFolder, gravy, gravyJson, query, scratchDatabase } from "./support/gravy";
 
 const url = await scratchDatabase({ migrated: true });
 const KEY = "the-encryption-key-of-the-oauth-tests-0123456789";
@@ -151,6 +155,32 @@ describe("gravy app provider", () => {
     );
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("ENCRYPTION_KEY");
+  });
+
+  it("uses the development ENCRYPTION_KEY of `npm start` when it is unset, outside production only", async () => {
+    await gravy(["app", "add", "local", "--name", "Local", "--url", "http://localhost:5173"], env);
+    const cwd = await emptyFolder();
+    await mkdir(path.join(cwd, ".turkey"));
+    const devKey = "dev-encryption-key-generated-by-npm-start-0123";
+    await writeFile(path.join(cwd, ".turkey", "dev-encryption-key"), `${devKey}\n`);
+    const args = ["app", "provider", "add", "local", "github", "--client-id", "x", "--client-secret", "y"];
+    expect((await gravy(args, { DATABASE_URL: url }, cwd)).code).toBe(0);
+    const [row] = await query<{ sealed: string }>(
+      url,
+      "select client_secret_sealed as sealed from oauth_providers where app_id = 'local' and provider = 'github'",
+    );
+    const opened = await open(
+      { current: devKey, previous: undefined },
+      "oauth-client-secret",
+      row?.sealed ?? "",
+      "local/github",
+    );
+    expect(new TextDecoder().decode(opened.plaintext)).toBe("y");
+    // In production the file is never read.
+    expect(withDevelopmentSecrets({ NODE_ENV: "production" }, cwd)).toEqual({ NODE_ENV: "production" });
+    expect(withDevelopmentSecrets({}, cwd)).toMatchObject({ ENCRYPTION_KEY: devKey });
+    // Sealed under another key than the suite's: gone before the suite reseals everything.
+    expect((await gravy(["app", "remove", "local"], env)).code).toBe(0);
   });
 
   it("reseals client secrets with keys rotate-encryption", async () => {

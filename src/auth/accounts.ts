@@ -5,7 +5,6 @@ import { sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { existingAccountEmail } from "../email/templates";
 import { ApiError } from "../errors";
-import { dropUnvouchedIdentities } from "../federation/unvouched";
 import {
   EMAIL_TOKEN_COLUMNS,
   emailLink,
@@ -19,6 +18,7 @@ import { endSessions } from "./end-sessions";
 import { checkPasswordPolicy, hashingPolicy, hashPassword } from "./passwords";
 import type { AuthContext, TokenResponse } from "./session-context";
 import { newSessionRow, planIssue, REFRESH_COLUMNS, tokenResponse } from "./sessions";
+import { dropUnvouchedIdentities } from "./unvouched-identities";
 import { findUserByEmail, normaliseEmail, toUserView, type UserView, userFromSql } from "./users";
 
 export interface RegisterInput {

@@ -6,7 +6,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
-import { dropUnvouchedIdentities } from "../federation/unvouched";
 import {
   type AccountEmailKind,
   type EmailTokenKind,
@@ -25,6 +24,7 @@ import {
 } from "./passwords";
 import { hashSecretToken } from "./secrets";
 import type { AuthContext } from "./session-context";
+import { dropUnvouchedIdentities } from "./unvouched-identities";
 import {
   findUserByEmail,
   normaliseEmail,

@@ -22,7 +22,6 @@ import { sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, type AuditEvent, auditValues } from "../audit";
 import { deletionCodeEmail, emailLoginEmail } from "../email/templates";
 import { ApiError } from "../errors";
-import { dropUnvouchedIdentities } from "../federation/unvouched";
 import { issueMfaChallenge, type MfaRequired } from "../mfa/challenges";
 import type { Attempt } from "../rate-limit";
 import { EMAIL_THROTTLE_MS, emailLink } from "./email-tokens";
@@ -32,6 +31,7 @@ import { hashingPolicy, hashPassword } from "./passwords";
 import { generateSecretToken, hashSecretToken } from "./secrets";
 import type { AuthContext, TokenResponse } from "./session-context";
 import { planIssue, tokenResponse } from "./sessions";
+import { dropUnvouchedIdentities } from "./unvouched-identities";
 import { normaliseEmail, type UserRow, userFromSql } from "./users";
 
 export const EMAIL_LOGIN_TTL_MS = 10 * 60_000;

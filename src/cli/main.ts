@@ -16,6 +16,7 @@ import { keysCommands } from "./commands/keys";
 import { migrationCommands } from "./commands/migrations";
 import { oauthCommands } from "./commands/oauth";
 import { userCommands } from "./commands/user";
+import { withDevelopmentSecrets } from "./dev-secrets";
 import { CliError, describeFailure } from "./errors";
 import type { Io } from "./output";
 
@@ -45,7 +46,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.stdout(commandHelp(command));
       return 0;
     }
-    await command.run(new CommandContext(io, parsed.values, parsed.positionals));
+    // Locally, the secrets `npm start` generated, so the CLI and the local Worker agree.
+    const local = { ...io, env: withDevelopmentSecrets(io.env, io.cwd) };
+    await command.run(new CommandContext(local, parsed.values, parsed.positionals));
     return 0;
   } catch (error) {
     io.stderr(`${describeFailure(error)}\n`);

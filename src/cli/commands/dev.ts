@@ -1,14 +1,9 @@
 /** `gravy dev create-test-user [--app demo] [--email E] [--password P]`. */
-import { existsSync, readFileSync } from "node:fs";
-import path from "node:path";
 import { type Config, parseConfig } from "../../config";
 import type { Command } from "../command";
 import { databaseTarget, withDatabase } from "../database";
 import { formatFields, type Io, writeJson, writeLines } from "../output";
 import { createTestUser } from "../test-user";
-
-/** Where `npm start` keeps the development secret it generates when JWT_SECRET is unset. */
-const DEV_SECRET_FILE = path.join(".turkey", "dev-jwt-secret");
 
 export const createTestUserCommand: Command = {
   name: "dev create-test-user",
@@ -52,10 +47,5 @@ export const createTestUserCommand: Command = {
 
 /** The Worker's configuration, so the tokens carry the Worker's issuer and lifetimes. */
 function workerConfig(io: Io): Config {
-  const env: Record<string, string | undefined> = { ...io.env };
-  const secretFile = path.join(io.cwd, DEV_SECRET_FILE);
-  if (!env.JWT_SECRET && env.NODE_ENV !== "production" && existsSync(secretFile)) {
-    env.JWT_SECRET = readFileSync(secretFile, "utf8").trim();
-  }
-  return parseConfig(env);
+  return parseConfig(io.env);
 }
