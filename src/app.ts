@@ -26,6 +26,7 @@ import { emailLoginRoutes } from "./routes/email-login";
 import { mfaRoutes } from "./routes/mfa";
 import { identityRoutes, oauthBrowserRoutes } from "./routes/oauth";
 import { pageRoutes } from "./routes/pages";
+import { passkeyRoutes } from "./routes/passkeys";
 import { tokenRoutes } from "./routes/token";
 import "./validation";
 
@@ -142,6 +143,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.use("/v1/*", requireApp);
   app.route("/v1/auth", authRoutes);
   app.route("/v1/auth/mfa", mfaRoutes);
+  app.route("/v1/auth/passkeys", passkeyRoutes);
   app.route("/v1/admin", adminRoutes);
   app.route("/v1/auth", accountRoutes);
   app.route("/v1/auth", emailLoginRoutes);

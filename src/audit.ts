@@ -2,7 +2,7 @@
  * The audit trail: one row per security event, with app, user, client IP and user agent.
  * Events are written inside the statements that cause them, so no event is lost or invented.
  */
-import { type SQL, sql } from "drizzle-orm";
+import { SQL, sql } from "drizzle-orm";
 
 export type AuditEvent =
   | "register"
@@ -42,6 +42,9 @@ export type AuditEvent =
   | "account_deleted"
   | "email_login_requested"
   | "email_login_failed"
+  | "passkey_registered"
+  | "passkey_deleted"
+  | "passkey_failed"
   | "deletion_code_requested"
   | "deletion_code_failed"
   | "handoff_refused"
@@ -62,10 +65,12 @@ export function auditValues(
   userId: SQL | string | null,
   client: Client,
   now: Date,
-  details: Record<string, unknown> = {},
+  details: Record<string, unknown> | SQL = {},
 ): SQL {
   const user = userId === null || typeof userId === "string" ? sql`${userId}::uuid` : userId;
-  return sql`${appId}, ${user}, ${event}, ${client.ip}, ${client.userAgent}, ${JSON.stringify(details)}::jsonb, ${now}::timestamptz`;
+  // SQL details are a jsonb expression over the rows of an INSERT … SELECT.
+  const json = details instanceof SQL ? details : sql`${JSON.stringify(details)}::jsonb`;
+  return sql`${appId}, ${user}, ${event}, ${client.ip}, ${client.userAgent}, ${json}, ${now}::timestamptz`;
 }
 
 export const AUDIT_COLUMNS = sql`app_id, user_id, event, ip, user_agent, details, created_at`;

@@ -53,6 +53,10 @@ export const ERRORS = {
   invalid_mfa_code: { status: 400, message: "The code is wrong, expired or already used" },
   mfa_already_enabled: { status: 409, message: "A second factor of this kind is already enabled" },
   mfa_not_enrolled: { status: 404, message: "No second factor of this kind is set up" },
+  passkey_invalid: {
+    status: 400,
+    message: "The passkey could not be verified; ask for new options and try again",
+  },
   provider_not_enabled: { status: 404, message: "This sign-in provider is not enabled for this app" },
   redirect_not_allowed: { status: 400, message: "The return URL is not registered for this app" },
   oauth_state_invalid: {

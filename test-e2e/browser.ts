@@ -8,9 +8,12 @@
  * the browser's token with TurKeyServer from the same installed package. The API reference page
  * (/docs) must render under its Content-Security-Policy (docs-page.ts). A second user turns on
  * TOTP and signs in again typing a code computed by the `otpauth` library, as an authenticator
- * app would show it. Each hosted page must work from the link mailed to the fake
- * Mailgun and pass axe-core (hosted-pages.ts). A social sign-in goes through a real OpenID
- * Connect provider's login and consent pages and back to the app (social-sign-in.ts).
+ * app would show it. A third user adds a passkey with a virtual authenticator, signs in with it
+ * alone, and uses it as the second factor after a password (passkeys.ts). The app is served
+ * from http://localhost:<port>, so "localhost" is its passkeys' RP ID. Each hosted page must
+ * work from the link mailed to the fake Mailgun and pass axe-core (hosted-pages.ts). A social
+ * sign-in goes through a real OpenID Connect provider's login and consent pages and back to the
+ * app (social-sign-in.ts).
  *
  * Everything it starts (database, Worker, app servers, browser) lives in its own temp folder
  * and ports 57000–57999, and is stopped on every exit path.
@@ -26,6 +29,7 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { SDK_VERSION } from "../packages/sdk/src/client";
 import { checkDocsPage } from "./docs-page";
 import { checkHostedPages } from "./hosted-pages";
+import { checkPasskeys } from "./passkeys";
 import {
   type BuiltApp,
   buildSampleApp,
@@ -201,6 +205,31 @@ async function checkAllowedOrigin(
   await screenshot(page, "browser.png");
 }
 
+/** Turns TOTP on for the page's signed-in user, typing a code as the authenticator app shows it. */
+async function enableTotp(page: Page): Promise<() => string> {
+  await expectAction(page, "enrollTotp", "scan the QR code");
+  const totp = OTPAuth.URI.parse((await page.textContent("#otpauth")) ?? "") as OTPAuth.TOTP;
+  await page.fill('input[name="code"]', totp.generate());
+  await expectAction(page, "confirmTotp", "10 recovery codes");
+  return () => totp.generate();
+}
+
+/** Passkeys with a CDP virtual authenticator: passwordless, and as the second factor. */
+async function checkPasskeysIn(context: BrowserContext, pageUrl: string, app: BuiltApp, workerUrl: string) {
+  const email = `passkey-${randomUUID().slice(0, 8)}@example.com`;
+  const { page, consoleLines } = await openApp(context, pageUrl, email);
+  const claims = async (current: Page) => {
+    const token = (await storedTokens(current))?.accessToken ?? "";
+    return (await verifyInBackend(app, { turkeyUrl: workerUrl, appId: APP_ID }, token)) as {
+      amr?: string[];
+      aal?: number;
+    } | null;
+  };
+  await checkPasskeys(page, email, { expectAction, expectThat, screenshot, claims, enableTotp });
+  const errors = consoleLines.filter((line) => /error|blocked/i.test(line));
+  expectThat("no console errors", errors.length === 0, errors.join(" | "));
+}
+
 /** TOTP: enrol, confirm with a typed code, log out, log in again → second factor → typed code. */
 async function checkTotp(context: BrowserContext, pageUrl: string, app: BuiltApp, workerUrl: string) {
   console.log("\ntwo-step sign-in (TOTP)");
@@ -288,8 +317,8 @@ async function checkUsers(databaseUrl: string): Promise<void> {
     const result = await client.query("select count(*)::int as n from users where app_id = $1", [APP_ID]);
     const count = Number(result.rows[0]?.n);
     expectThat(
-      "exactly the two users of the allowed origin registered",
-      count === 2,
+      "exactly the three users of the allowed origin registered",
+      count === 3,
       `${count} in ${APP_ID}`,
     );
   } finally {
@@ -300,7 +329,8 @@ async function checkUsers(databaseUrl: string): Promise<void> {
 /** Packs, installs and builds the app while the database and the Worker start. */
 async function prepare(dir: string, cleanups: Cleanup[]) {
   const ports = await distinctPorts();
-  const allowed = `http://127.0.0.1:${ports.allowedPort}`;
+  // localhost, not 127.0.0.1: an IP address cannot be a passkey's RP ID.
+  const allowed = `http://localhost:${ports.allowedPort}`;
   const blocked = `http://127.0.0.1:${ports.blockedPort}`;
   const turkeyUrl = `http://127.0.0.1:${ports.workerPort}`;
   console.log(`packing the SDK and building the app; starting the Worker on ${turkeyUrl} …`);
@@ -339,6 +369,7 @@ async function run(cleanups: Cleanup[]): Promise<void> {
 
   await checkAllowedOrigin(context, `${allowed}/`, { app, workerUrl });
   await checkTotp(context, `${allowed}/`, app, workerUrl);
+  await checkPasskeysIn(context, `${allowed}/`, app, workerUrl);
   await checkBlockedOrigin(context, `${blocked}/`);
   await checkPreflights(workerUrl, allowed, blocked);
   await checkUsers(databaseUrl);

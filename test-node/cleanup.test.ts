@@ -47,6 +47,12 @@ async function seed(): Promise<void> {
        ('shop', $1, 'gone-expired', 'd', now() - ${HOUR}), ('shop', $1, 'kept-live', 'd', now() + ${HOUR})`,
     [userId],
   );
+  await query(
+    url,
+    `insert into passkey_challenges (app_id, user_id, purpose, challenge_hash, expires_at) values
+       ('shop', $1, 'register', 'gone-expired', now() - ${HOUR}), ('shop', null, 'login', 'kept-live', now() + ${HOUR})`,
+    [userId],
+  );
 }
 
 describe("db cleanup", () => {
@@ -66,6 +72,7 @@ describe("db cleanup", () => {
       emailTokensUsed: 1,
       emailTokensExpired: 1,
       mfaChallengesExpired: 1,
+      passkeyChallengesExpired: 1,
       emailLogins: 0,
       handoffCodes: 0,
       oauthStates: 0,
@@ -82,6 +89,7 @@ describe("db cleanup", () => {
     expect(await left("refresh_tokens", "token_hash")).toEqual(["kept-live", "kept-revoked-recently"]);
     expect(await left("email_tokens", "token_hash")).toEqual(["kept-live"]);
     expect(await left("mfa_challenges", "token_hash")).toEqual(["kept-live"]);
+    expect(await left("passkey_challenges", "challenge_hash")).toEqual(["kept-live"]);
   });
 
   it("prints a table, and records each run in the audit trail", async () => {

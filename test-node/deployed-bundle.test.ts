@@ -2,13 +2,15 @@
  * The bundle `wrangler deploy` uploads hashes passwords under workerd. Workers refuse to compile
  * WebAssembly at run time, so the Argon2 module must arrive as a bundled .wasm module: this
  * builds with `wrangler deploy --dry-run`, serves exactly that output with `wrangler dev
- * --no-bundle`, and registers and signs in against a real Postgres.
+ * --no-bundle`, and registers and signs in against a real Postgres — with a password, and with
+ * a passkey, so the WebAuthn library is proven to bundle and verify signatures under workerd.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFile, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ASSETS_DIR, buildDocsAssets } from "../scripts/docs-assets";
+import { type CreationOptions, type RequestOptions, SoftwareAuthenticator } from "../test/support/webauthn";
 import { closedPort, emptyFolder, query, scratchDatabase } from "./support/gravy";
 
 const url = await scratchDatabase({ migrated: true });
@@ -89,12 +91,33 @@ async function serve(outdir: string): Promise<string> {
   throw new Error("wrangler dev did not serve the bundle within 90 s");
 }
 
-const post = (base: string, route: string, body: unknown) =>
+const post = (base: string, route: string, body: unknown, token?: string) =>
   fetch(`${base}${route}`, {
     method: "POST",
-    headers: { "content-type": "application/json", "x-app-id": "bundle" },
+    headers: {
+      "content-type": "application/json",
+      "x-app-id": "bundle",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
     body: JSON.stringify(body),
   });
+
+/** Adds a passkey made by a software authenticator, then signs in with it alone. */
+async function signInWithPasskey(base: string, accessToken: string): Promise<Record<string, unknown>> {
+  const authenticator = new SoftwareAuthenticator("https://bundle.example");
+  const creation = (await (
+    await post(base, "/v1/auth/passkeys/register/options", {}, accessToken)
+  ).json()) as CreationOptions;
+  const created = await authenticator.create(creation);
+  const stored = await post(base, "/v1/auth/passkeys/register/verify", { response: created }, accessToken);
+  expect(stored.status).toBe(201);
+  const request = (await (await post(base, "/v1/auth/passkeys/login/options", {})).json()) as RequestOptions;
+  const signedIn = await post(base, "/v1/auth/passkeys/login/verify", {
+    response: await authenticator.get(request),
+  });
+  expect(signedIn.status).toBe(200);
+  return (await signedIn.json()) as Record<string, unknown>;
+}
 
 describe("the deployed bundle", () => {
   it("carries the Argon2 module as a .wasm file and hashes with it under workerd", {
@@ -119,7 +142,12 @@ describe("the deployed bundle", () => {
     expect(user?.password_hash).toMatch(
       /^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/,
     );
-    expect((await post(base, "/v1/auth/login", { email, password })).status).toBe(200);
+    const login = await post(base, "/v1/auth/login", { email, password });
+    expect(login.status).toBe(200);
     expect((await post(base, "/v1/auth/login", { email, password: "wrong password" })).status).toBe(401);
+
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    const passkeyTokens = await signInWithPasskey(base, accessToken);
+    expect(passkeyTokens.user).toMatchObject({ email });
   });
 });

@@ -57,6 +57,8 @@ describe("db health", () => {
       "oauth_providers",
       "oauth_redirects",
       "oauth_states",
+      "passkey_challenges",
+      "passkeys",
       "recovery_codes",
       "refresh_tokens",
       "revoked_jti",

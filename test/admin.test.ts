@@ -111,7 +111,7 @@ describe("GET /v1/admin/users/:id", () => {
     );
     expect(detail.user).toMatchObject({ id: user.id, email, disabledAt: null });
     expect(detail.sessions).toHaveLength(2);
-    expect(detail.mfa).toEqual({ factors: [], recoveryCodesLeft: 0 });
+    expect(detail.mfa).toEqual({ factors: [], recoveryCodesLeft: 0, passkeys: [] });
     expect(await errorCode(await ops().get(`/users/${crypto.randomUUID()}`))).toBe("not_found");
     expect(await errorCode(await ops().get("/users/not-a-uuid"))).toBe("validation_failed");
   });

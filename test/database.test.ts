@@ -22,6 +22,8 @@ const MFA_TABLES = ["mfa_challenges", "mfa_factors", "recovery_codes"];
 const HANDOFF_TABLES = ["handoff_codes"];
 /** Social sign-in (docs/social-sign-in.md). */
 const OAUTH_TABLES = ["identities", "oauth_providers", "oauth_redirects", "oauth_states"];
+/** Passkeys (docs/mfa.md). */
+const PASSKEY_TABLES = ["passkey_challenges", "passkeys"];
 const SEED_INDEXES = [
   "users_email_app_idx",
   "users_app_idx",
@@ -31,7 +33,7 @@ const SEED_INDEXES = [
 ];
 
 describe("migrations", () => {
-  it("create exactly the seed's tables plus the app registry, app keys, the audit chains, the signing keys, the second-factor tables and the hand-off codes", async () => {
+  it("create exactly the seed's tables plus the app registry, app keys, the audit chains, the signing keys, the second-factor tables, the hand-off codes and the passkey tables", async () => {
     const handle = openWorkerDatabase(bindings);
     try {
       const result = await handle.db.execute<{ table_name: string }>(
@@ -39,7 +41,7 @@ describe("migrations", () => {
             where table_schema = 'public' order by table_name`,
       );
       expect(result.rows.map((row) => row.table_name)).toEqual(
-        [...SEED_TABLES, ...MFA_TABLES, ...HANDOFF_TABLES, ...OAUTH_TABLES].sort(),
+        [...SEED_TABLES, ...MFA_TABLES, ...HANDOFF_TABLES, ...OAUTH_TABLES, ...PASSKEY_TABLES].sort(),
       );
     } finally {
       await handle.close();
@@ -82,6 +84,8 @@ describe("migrations", () => {
         "mfa_factors",
         "oauth_providers",
         "oauth_states",
+        "passkey_challenges",
+        "passkeys",
         "recovery_codes",
         "refresh_tokens",
         "users",

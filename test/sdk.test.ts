@@ -6,6 +6,7 @@ import {
   type AuthChangeEvent,
   localStorageAdapter,
   memoryStorage,
+  type Passkey,
   SDK_VERSION,
   type TokenResponse,
   TurKeyClient,
@@ -16,6 +17,7 @@ import {
 import { createApp } from "../src/app";
 import type { AccessClaims } from "../src/auth/access-tokens";
 import type { UserView } from "../src/auth/users";
+import type { PasskeyView } from "../src/passkeys/credentials";
 import { client, createTestApp, manualClock, PASSWORD, uniqueEmail } from "./support/fixtures";
 import {
   BASE_URL,
@@ -56,11 +58,12 @@ function recordEvents(turkey: TurKeyClient): AuthChangeEvent[] {
 }
 
 describe("TurKeyClient against the worker", () => {
-  it("is version 0.7.0, as its package says, and its types match the server's", () => {
-    expect(SDK_VERSION).toBe("0.7.0");
+  it("is version 0.8.0, as its package says, and its types match the server's", () => {
+    expect(SDK_VERSION).toBe("0.8.0");
     expect(sdkManifest.version).toBe(SDK_VERSION);
     expectTypeOf<User>().toEqualTypeOf<UserView>();
     expectTypeOf<AccessTokenClaims>().toEqualTypeOf<AccessClaims>();
+    expectTypeOf<Passkey>().toEqualTypeOf<PasskeyView>();
   });
 
   it("registers, stores the session and sends X-App-Id on every call", async () => {

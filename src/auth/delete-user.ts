@@ -3,7 +3,7 @@
  * backend's. In one transaction, with the user's row locked first (so a login or refresh in
  * flight either finished before and is revoked here, or finds no user afterwards): every
  * access token still live is recorded as revoked, the row goes with everything keyed to it
- * (sessions, email tokens: the foreign keys cascade; sign-in codes, keyed by address), and the audit trail keeps the user only
+ * (sessions, email tokens, second factors, passkeys: the foreign keys cascade; sign-in codes, keyed by address), and the audit trail keeps the user only
  * under their id — the address is blanked from their past events and the deletion is recorded
  * without it; its own rows also lose their IP and user agent, and each blanked field stays
  * visible as redacted in the audit's hash chain. The address is then free to register again.

@@ -1,10 +1,11 @@
 /**
  * Everything Turkey holds about one user of one app, as one JSON document: the profile, every
- * sign-in still on record (with its network address and user agent) and the audit events about
- * the user. Secrets stay out: no password hash, no token or token hash.
+ * sign-in still on record (with its network address and user agent), the passkeys (without their
+ * keys) and the audit events about the user. Secrets stay out: no password hash, no token or token hash.
  */
 import { sql } from "drizzle-orm";
 import type { Database } from "../db";
+import { listPasskeys, type PasskeyView } from "../passkeys/credentials";
 import { toUserView, type UserView, userFromSql } from "./users";
 
 export interface ExportedSession {
@@ -30,6 +31,7 @@ export interface AccountExport {
   app: { id: string; name: string };
   user: UserView;
   sessions: ExportedSession[];
+  passkeys: PasskeyView[];
   auditEvents: ExportedEvent[];
 }
 
@@ -67,6 +69,7 @@ export async function exportUser(
       ip: nullableString(session.ip),
       userAgent: nullableString(session.user_agent),
     })),
+    passkeys: await listPasskeys(db, appId, userId),
     auditEvents: events.rows.map((event) => ({
       event: String(event.event),
       createdAt: iso(event.created_at),

@@ -19,6 +19,7 @@ export type RetentionKey =
   | "emailTokensUsed"
   | "emailTokensExpired"
   | "mfaChallengesExpired"
+  | "passkeyChallengesExpired"
   | "emailLogins"
   | "handoffCodes"
   | "oauthStates"
@@ -32,6 +33,7 @@ export interface RetentionRule {
     | "refresh_tokens"
     | "email_tokens"
     | "mfa_challenges"
+    | "passkey_challenges"
     | "email_logins"
     | "handoff_codes"
     | "oauth_states"
@@ -98,6 +100,14 @@ export function retentionRules(settings: RetentionSettings): RetentionRule[] {
     {
       key: "mfaChallengesExpired",
       table: "mfa_challenges",
+      due: sql`expires_at < now()`,
+      action: "delete",
+      oldest: sql`expires_at`,
+    },
+    // Passkey challenges live 5 minutes too; spent ones wait for their expiry.
+    {
+      key: "passkeyChallengesExpired",
+      table: "passkey_challenges",
       due: sql`expires_at < now()`,
       action: "delete",
       oldest: sql`expires_at`,

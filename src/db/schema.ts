@@ -365,6 +365,62 @@ export const handoffCodes = pgTable(
 );
 
 /**
+ * A user's passkeys (WebAuthn credentials) in one app. The credential id is unique per app,
+ * so a sign-in finds its user by it; the public key (COSE, base64url) is not secret. `counter`
+ * is the authenticator's signature counter: a signature that does not raise it is refused.
+ */
+export const passkeys = pgTable(
+  "passkeys",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    credentialId: text("credential_id").notNull(),
+    publicKey: text("public_key").notNull(),
+    counter: bigint("counter", { mode: "number" }).notNull().default(0),
+    transports: text("transports").array().notNull().default(sql`'{}'::text[]`),
+    deviceType: text("device_type", { enum: ["singleDevice", "multiDevice"] }).notNull(),
+    backedUp: boolean("backed_up").notNull(),
+    name: text("name").notNull(),
+    createdAt: at("created_at").notNull().defaultNow(),
+    lastUsedAt: at("last_used_at"),
+  },
+  (t) => [
+    uniqueIndex("passkeys_app_credential_idx").on(t.appId, t.credentialId),
+    index("passkeys_user_idx").on(t.userId),
+  ],
+);
+
+/**
+ * A WebAuthn challenge handed out with options: stored as a hash, bound to its app, its
+ * purpose and (except for a passwordless sign-in) its user, spent once by a conditional UPDATE.
+ */
+export const passkeyChallenges = pgTable(
+  "passkey_challenges",
+  {
+    id: id(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: uuid("user_id").references(() => users.id, { onDelete: "cascade" }),
+    purpose: text("purpose", { enum: ["register", "login", "mfa"] }).notNull(),
+    challengeHash: text("challenge_hash").notNull(),
+    createdAt: at("created_at").notNull().defaultNow(),
+    expiresAt: at("expires_at").notNull(),
+    usedAt: at("used_at"),
+  },
+  (t) => [
+    uniqueIndex("passkey_challenges_hash_idx").on(t.challengeHash),
+    index("passkey_challenges_user_idx").on(t.userId),
+    index("passkey_challenges_expires_idx").on(t.expiresAt),
+  ],
+);
+
+/**
  * The head of each app's audit chain ('' for rows of no app), and its anchor: the last row
  * retention deleted, from which the oldest remaining row is verified. Written only by the
  * SECURITY DEFINER functions of the migration `audit_chain`.

@@ -16,6 +16,7 @@ import type { UserView } from "../auth/users";
 import type { Health } from "../health";
 import type { MfaRequired } from "../mfa/challenges";
 import type { FactorsView } from "../mfa/factors";
+import type { PasskeyView } from "../passkeys/credentials";
 
 /** Registers the schema under a component name of the document. */
 function named<T extends z.ZodMiniType>(id: string, description: string, schema: T): T {
@@ -83,6 +84,20 @@ export const sessions = z.strictObject({ sessions: z.array(session) });
 
 const nullableText = z.nullable(z.string());
 
+export const passkey = named(
+  "Passkey",
+  "A passkey of the user in this app. deviceType singleDevice: bound to one authenticator " +
+    "(amr hwk); multiDevice: may be synced between devices (amr swk).",
+  z.strictObject({
+    id: z.uuid(),
+    name: z.string(),
+    createdAt: timestamp,
+    lastUsedAt: z.nullable(timestamp),
+    deviceType: z.enum(["singleDevice", "multiDevice"]),
+    backedUp: z.boolean(),
+  }) satisfies z.ZodMiniType<PasskeyView>,
+);
+
 export const accountExport = named(
   "AccountExport",
   "Everything Turkey holds about the user in this app; no password hash, no token.",
@@ -101,6 +116,7 @@ export const accountExport = named(
         userAgent: nullableText,
       }),
     ),
+    passkeys: z.array(passkey),
     auditEvents: z.array(
       z.strictObject({
         event: z.string(),
@@ -143,6 +159,7 @@ const retentionRule = z.enum([
   "emailTokensUsed",
   "emailTokensExpired",
   "mfaChallengesExpired",
+  "passkeyChallengesExpired",
   "emailLogins",
   "handoffCodes",
   "oauthStates",
@@ -191,7 +208,7 @@ export const mfaRequired = named(
   z.strictObject({
     mfaRequired: z.literal(true),
     mfaToken: z.string(),
-    methods: z.array(z.enum(["totp", "recovery_code"])),
+    methods: z.array(z.enum(["totp", "recovery_code", "passkey"])),
   }) satisfies z.ZodMiniType<MfaRequired>,
 );
 
@@ -209,13 +226,50 @@ export const recoveryCodes = named(
 
 export const factors = named(
   "Factors",
-  "The user's second factors (pending ones with confirmedAt null) and the unused recovery codes left.",
+  "The user's second factors (pending ones with confirmedAt null), the unused recovery codes left, and the passkeys.",
   z.strictObject({
     factors: z.array(
       z.strictObject({ kind: z.literal("totp"), createdAt: timestamp, confirmedAt: z.nullable(timestamp) }),
     ),
     recoveryCodesLeft: z.int().check(z.nonnegative()),
+    passkeys: z.array(passkey),
   }) satisfies z.ZodMiniType<FactorsView>,
+);
+
+export const passkeyList = z.strictObject({ passkeys: z.array(passkey) });
+
+const credentialDescriptor = z.looseObject({
+  id: z.string(),
+  type: z.literal("public-key"),
+  transports: z.optional(z.array(z.string())),
+});
+
+export const passkeyCreationOptions = named(
+  "PasskeyCreationOptions",
+  "WebAuthn PublicKeyCredentialCreationOptions in their JSON form (binary values base64url): " +
+    "pass to navigator.credentials.create after decoding challenge, user.id and excludeCredentials ids.",
+  z.looseObject({
+    rp: z.looseObject({ id: z.optional(z.string()), name: z.string() }),
+    user: z.looseObject({ id: z.string(), name: z.string(), displayName: z.string() }),
+    challenge: z.string(),
+    pubKeyCredParams: z.array(z.looseObject({ type: z.literal("public-key"), alg: z.number() })),
+    timeout: z.optional(z.number()),
+    excludeCredentials: z.optional(z.array(credentialDescriptor)),
+  }),
+);
+
+export const passkeyRequestOptions = named(
+  "PasskeyRequestOptions",
+  "WebAuthn PublicKeyCredentialRequestOptions in their JSON form (binary values base64url): " +
+    "pass to navigator.credentials.get after decoding challenge and allowCredentials ids. " +
+    "Empty allowCredentials asks for a discoverable passkey.",
+  z.looseObject({
+    challenge: z.string(),
+    rpId: z.optional(z.string()),
+    timeout: z.optional(z.number()),
+    allowCredentials: z.optional(z.array(credentialDescriptor)),
+    userVerification: z.optional(z.string()),
+  }),
 );
 
 export const rfcIntrospection = named(

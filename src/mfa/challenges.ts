@@ -15,7 +15,7 @@ import type { SignIn } from "../auth/sessions";
 export const MFA_TOKEN_TTL_SECONDS = 300;
 export const MFA_MAX_GUESSES = 5;
 
-export type MfaMethod = "totp" | "recovery_code";
+export type MfaMethod = "totp" | "recovery_code" | "passkey";
 
 export interface MfaRequired {
   mfaRequired: true;
@@ -39,15 +39,19 @@ export async function issueMfaChallenge(
   );
   const mfaToken = generateSecretToken();
   const expiresAt = new Date(ctx.now.getTime() + MFA_TOKEN_TTL_SECONDS * 1000);
-  await ctx.db.execute(sql`
+  const result = await ctx.db.execute(sql`
     with issued as (
       insert into mfa_challenges (app_id, user_id, token_hash, password_digest, first_amr, created_at, expires_at)
       values (${ctx.app.id}, ${userId}::uuid, ${hashSecretToken(mfaToken)}, ${hashSecretToken(verifiedHash)},
         array[${amr}]::text[], ${ctx.now}, ${expiresAt})
+    ), audited as (
+      insert into audit (${AUDIT_COLUMNS})
+      values (${auditValues("mfa_challenged", ctx.app.id, userId, ctx.client, ctx.now, { amr: firstAmr })})
     )
-    insert into audit (${AUDIT_COLUMNS})
-    values (${auditValues("mfa_challenged", ctx.app.id, userId, ctx.client, ctx.now, { amr: firstAmr })})`);
-  return { mfaRequired: true, mfaToken, methods: ["totp", "recovery_code"] };
+    select exists (select 1 from passkeys where user_id = ${userId}::uuid and app_id = ${ctx.app.id}) as has_passkey`);
+  const methods: MfaMethod[] = ["totp", "recovery_code"];
+  if (result.rows[0]?.has_passkey === true) methods.push("passkey");
+  return { mfaRequired: true, mfaToken, methods };
 }
 
 export interface Challenge {

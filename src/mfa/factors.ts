@@ -12,6 +12,7 @@ import type { AuthContext } from "../auth/session-context";
 import { open, seal } from "../crypto/seal";
 import type { Executor } from "../db";
 import { ApiError } from "../errors";
+import { listPasskeys, type PasskeyView } from "../passkeys/credentials";
 import { generateRecoveryCodes, replaceRecoveryCodes, spendRecoveryCode } from "./recovery-codes";
 import { generateTotpSecret, matchingStep, otpauthUrl, toBase32 } from "./totp";
 
@@ -145,9 +146,10 @@ export interface FactorView {
 export interface FactorsView {
   factors: FactorView[];
   recoveryCodesLeft: number;
+  passkeys: PasskeyView[];
 }
 
-/** The user's factors (pending ones included) and how many recovery codes are unused. */
+/** The user's factors (pending ones included), how many recovery codes are unused, and the passkeys. */
 export async function listFactors(db: Executor, appId: string, userId: string): Promise<FactorsView> {
   const result = await db.execute(sql`
     select kind, created_at, confirmed_at
@@ -162,6 +164,7 @@ export async function listFactors(db: Executor, appId: string, userId: string): 
       confirmedAt: row.confirmed_at ? new Date(row.confirmed_at as string).toISOString() : null,
     })),
     recoveryCodesLeft: Number(left.rows[0]?.n ?? 0),
+    passkeys: await listPasskeys(db, appId, userId),
   };
 }
 

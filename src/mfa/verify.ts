@@ -1,10 +1,16 @@
 /**
  * The second step of a sign-in with a second factor: mfaToken + TOTP code or recovery code →
- * a session with aal 2 and the first step's amr plus `otp` (["pwd","otp"] after a password). Each try is reserved with the account's attempt
- * limit (the lockout counts wrong codes like wrong passwords) and claims one of the token's
+ * a session with aal 2 and the first step's amr plus `otp` (["pwd","otp"] after a password); or
+ * mfaToken + a passkey's signature → the first step's amr plus `hwk` (device-bound) or `swk`
+ * (synced). Each try is reserved with the account's attempt limit (the lockout counts wrong
+ * codes and refused passkeys like wrong passwords) and claims one of the token's
  * MFA_MAX_GUESSES; the session is created through the share-locked path of a password login,
  * in the same statement that spends the token.
  */
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+} from "@simplewebauthn/server";
 import { sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { isDisabled, passwordDigestIs, startSession } from "../auth/login";
@@ -12,13 +18,31 @@ import type { AuthContext, TokenResponse } from "../auth/session-context";
 import { planIssue, tokenResponse } from "../auth/sessions";
 import { userFromSql } from "../auth/users";
 import { ApiError } from "../errors";
+import { assertionOptions, verifyAssertion } from "../passkeys/assertion";
+import { credentialsOf } from "../passkeys/credentials";
+import { passkeyMethod } from "../passkeys/login";
 import type { Attempt } from "../rate-limit";
 import { type Challenge, claimGuess, findChallenge, secondFactorSignIn, spendChallenge } from "./challenges";
 import { acceptSecondFactor, type SecondFactor } from "./factors";
 
+/** A second factor: a code, a recovery code, or a passkey's signed response. */
+export type SecondStep = SecondFactor | { passkey: AuthenticationResponseJSON };
+
+/** Request options naming the passkeys of the user an mfaToken is for. */
+export async function mfaPasskeyOptions(
+  ctx: AuthContext,
+  mfaToken: string,
+): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const challenge = await findChallenge(ctx, mfaToken);
+  if (!challenge) throw new ApiError("mfa_token_invalid");
+  const allow = await credentialsOf(ctx.db, ctx.app.id, challenge.userId);
+  if (allow.length === 0) throw new ApiError("mfa_not_enrolled");
+  return assertionOptions(ctx, "mfa", challenge.userId, allow);
+}
+
 export async function verifyMfa(
   ctx: AuthContext,
-  input: { mfaToken: string } & SecondFactor,
+  input: { mfaToken: string } & SecondStep,
 ): Promise<TokenResponse> {
   const challenge = await findChallenge(ctx, input.mfaToken);
   if (!challenge) throw new ApiError("mfa_token_invalid");
@@ -27,9 +51,11 @@ export async function verifyMfa(
     await attempt?.release();
     throw new ApiError("mfa_token_invalid");
   }
-  if (!(await acceptSecondFactor(ctx, challenge.userId, input))) return refuse(ctx, challenge, attempt);
+  const method = await acceptSecondStep(ctx, challenge.userId, input);
+  if (!method)
+    return refuse(ctx, challenge, attempt, "passkey" in input ? "passkey_invalid" : "invalid_mfa_code");
 
-  const issue = planIssue(ctx, ctx.now, secondFactorSignIn(challenge.firstAmr, "otp"));
+  const issue = planIssue(ctx, ctx.now, secondFactorSignIn(challenge.firstAmr, method));
   const started = await startSession(
     ctx,
     challenge.userId,
@@ -49,8 +75,24 @@ export async function verifyMfa(
   return tokenResponse(ctx, userFromSql(user.rows[0] ?? {}), issue);
 }
 
-/** Counts the wrong code towards the account's lockout, audits it, answers invalid_mfa_code. */
-async function refuse(ctx: AuthContext, challenge: Challenge, attempt: Attempt | undefined): Promise<never> {
+/** The RFC 8176 method the second step proved, or undefined when it is wrong. */
+async function acceptSecondStep(
+  ctx: AuthContext,
+  userId: string,
+  input: SecondStep,
+): Promise<"otp" | "hwk" | "swk" | undefined> {
+  if (!("passkey" in input)) return (await acceptSecondFactor(ctx, userId, input)) ? "otp" : undefined;
+  const assertion = await verifyAssertion(ctx, input.passkey, "mfa", userId);
+  return "failure" in assertion ? undefined : passkeyMethod(assertion);
+}
+
+/** Counts the wrong factor towards the account's lockout, audits it, answers with `code`. */
+async function refuse(
+  ctx: AuthContext,
+  challenge: Challenge,
+  attempt: Attempt | undefined,
+  code: "invalid_mfa_code" | "passkey_invalid",
+): Promise<never> {
   const after = await attempt?.settle(false);
   const locked = sql`, (${auditValues("account_locked", ctx.app.id, challenge.userId, ctx.client, ctx.now, {
     email: challenge.email,
@@ -61,5 +103,5 @@ async function refuse(ctx: AuthContext, challenge: Challenge, attempt: Attempt |
     insert into audit (${AUDIT_COLUMNS})
     values (${auditValues("mfa_failed", ctx.app.id, challenge.userId, ctx.client, ctx.now, {})})
     ${after?.lockedNow ? locked : sql``}`);
-  throw new ApiError("invalid_mfa_code");
+  throw new ApiError(code);
 }

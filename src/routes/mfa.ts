@@ -7,10 +7,11 @@ import * as z from "zod/mini";
 import type { AppEnv } from "../context";
 import { endpoint } from "../http/contract";
 import { authContext, rateLimited, requireUser } from "../http/middleware";
-import { factors, recoveryCodes, tokens, totpEnrollment } from "../http/schemas";
+import { factors, passkeyRequestOptions, recoveryCodes, tokens, totpEnrollment } from "../http/schemas";
 import { disableTotp } from "../mfa/disable";
 import { confirmTotp, enrollTotp, listFactors } from "../mfa/factors";
-import { verifyMfa } from "../mfa/verify";
+import { mfaPasskeyOptions, type SecondStep, verifyMfa } from "../mfa/verify";
+import { authenticationResponse } from "./passkey-fields";
 
 const code = z
   .string()
@@ -22,7 +23,12 @@ const mfaToken = z.string().check(z.minLength(1), z.maxLength(512));
 const password = z.string().check(z.maxLength(1024));
 
 const schemas = {
-  verify: z.union([z.object({ mfaToken, code }), z.object({ mfaToken, recoveryCode })]),
+  verify: z.union([
+    z.object({ mfaToken, code }),
+    z.object({ mfaToken, recoveryCode }),
+    z.object({ mfaToken, passkey: authenticationResponse }),
+  ]),
+  passkeyOptions: z.object({ mfaToken }),
   confirm: z.object({ code }),
   disable: z.union([z.object({ password, code }), z.object({ password, recoveryCode })]),
 };
@@ -36,19 +42,38 @@ export const mfaRoutes = new Hono<AppEnv>()
     endpoint({
       summary: "Complete a sign-in with a second factor",
       description:
-        "The mfaToken from login plus a TOTP code or a recovery code. At most 5 codes per mfaToken; " +
-        "wrong codes count towards the account's lockout.",
+        "The mfaToken from login plus a TOTP code, a recovery code, or a passkey's signed response " +
+        "(to options from /v1/auth/mfa/passkey/options). At most 5 tries per mfaToken; wrong ones " +
+        "count towards the account's lockout.",
       body: schemas.verify,
       responses: { 200: tokens },
       errors: [
         "mfa_token_invalid",
         "invalid_mfa_code",
+        "passkey_invalid",
         "account_disabled",
         "too_many_attempts",
         "temporarily_unavailable",
       ],
     }),
-    async (c) => c.json(await verifyMfa(authContext(c), c.req.valid("json")), 200, NO_STORE),
+    async (c) => {
+      const input = c.req.valid("json") as { mfaToken: string } & SecondStep;
+      return c.json(await verifyMfa(authContext(c), input), 200, NO_STORE);
+    },
+  )
+  .post(
+    "/passkey/options",
+    rateLimited,
+    endpoint({
+      summary: "Passkey options for the second step of a sign-in",
+      description:
+        "Request options naming the passkeys of the user the mfaToken is for; sign them and send the " +
+        "response to /v1/auth/mfa/verify as `passkey`.",
+      body: schemas.passkeyOptions,
+      responses: { 200: passkeyRequestOptions },
+      errors: ["mfa_token_invalid", "mfa_not_enrolled"],
+    }),
+    async (c) => c.json(await mfaPasskeyOptions(authContext(c), c.req.valid("json").mfaToken), 200, NO_STORE),
   )
   .get(
     "/",

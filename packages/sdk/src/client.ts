@@ -30,8 +30,12 @@ import type {
   LoginResponse,
   MfaRequired,
   OAuthInput,
+  Passkey,
+  PasskeyLoginInput,
+  PasskeysResponse,
   RecoveryCodesResponse,
   RegisterInput,
+  RegisterPasskeyInput,
   RegisterResponse,
   ResetPasswordInput,
   SecondFactorInput,
@@ -43,8 +47,9 @@ import type {
   User,
   UserResponse,
 } from "./types.js";
+import { type CredentialsLike, runCeremony } from "./webauthn.js";
 
-export const SDK_VERSION = "0.7.0";
+export const SDK_VERSION = "0.8.0";
 
 /** Access tokens are renewed this long before they expire, so none lapses in flight. */
 export const REFRESH_MARGIN_MS = 30_000;
@@ -63,6 +68,8 @@ export interface TurKeyClientOptions {
   fetch?: FetchLike;
   /** The current time in milliseconds; `Date.now` by default (tests pass a fake clock). */
   now?: () => number;
+  /** Where passkeys come from; `navigator.credentials` by default. */
+  credentials?: CredentialsLike;
 }
 
 /**
@@ -83,11 +90,15 @@ export class TurKeyClient {
   #generation = 0;
   /** The mfaToken of a login waiting for its second factor; kept in memory only. */
   #mfaToken: string | undefined;
+  readonly #credentials: CredentialsLike | undefined;
   readonly #pkce: PkceStore;
 
   constructor(options: TurKeyClientOptions) {
     this.#transport = createTransport(options);
     this.appId = options.appId;
+    this.#credentials =
+      options.credentials ??
+      (globalThis as { navigator?: { credentials?: CredentialsLike } }).navigator?.credentials;
     this.#session = new SessionStore(options.storage ?? memoryStorage(), options.appId, this.#transport.now);
     this.#pkce = new PkceStore(options.appId);
   }
@@ -203,21 +214,75 @@ export class TurKeyClient {
   }
 
   /**
-   * Completes a login that answered `mfaRequired`, with a TOTP code or a recovery code.
-   * A wrong code may be retried (up to 5 per login); `mfa_token_invalid` means log in again.
+   * Completes a login that answered `mfaRequired`, with a TOTP code, a recovery code, or one of
+   * the user's passkeys (`{ passkey: true }`, when `methods` includes `passkey`). A wrong one may
+   * be retried (up to 5 per login); `mfa_token_invalid` means log in again.
    *
    * @example
    * await turkey.verifyMfa({ code: "123456" });
+   * await turkey.verifyMfa({ passkey: true });
    */
   async verifyMfa(input: SecondFactorInput): Promise<TokenResponse> {
-    if (!this.#mfaToken)
-      throw new TurKeyError({ code: "mfa_token_invalid", status: 0, message: "Log in first" });
+    const mfaToken = this.#mfaToken;
+    if (!mfaToken) throw new TurKeyError({ code: "mfa_token_invalid", status: 0, message: "Log in first" });
+    const proof =
+      "passkey" in input ? { passkey: await this.#ceremony("/mfa/passkey/options", { mfaToken }) } : input;
     const tokens = await call<TokenResponse>(this.#transport, "/mfa/verify", {
-      body: { mfaToken: this.#mfaToken, ...input },
+      body: { mfaToken, ...proof },
     });
     this.#mfaToken = undefined;
     await this.#store(tokens, "signed_in");
     return tokens;
+  }
+
+  /**
+   * Signs in with a passkey, without a password. Without an email the browser offers every
+   * passkey it holds for the site; with one, only that user's.
+   *
+   * @example
+   * await turkey.loginWithPasskey();
+   */
+  async loginWithPasskey(input: PasskeyLoginInput = {}): Promise<TokenResponse> {
+    const response = await this.#ceremony("/passkeys/login/options", input);
+    const tokens = await call<TokenResponse>(this.#transport, "/passkeys/login/verify", {
+      body: { response },
+    });
+    await this.#store(tokens, "signed_in");
+    return tokens;
+  }
+
+  /**
+   * Adds a passkey for the signed-in user (the browser asks them to make one).
+   *
+   * @example
+   * const passkey = await turkey.registerPasskey({ name: "Work laptop" });
+   */
+  async registerPasskey(input: RegisterPasskeyInput = {}): Promise<Passkey> {
+    const options = await this.#authed<Record<string, string>>("/passkeys/register/options", {
+      method: "POST",
+    });
+    const response = await runCeremony(this.#credentials, "create", options as never);
+    return this.#authed<Passkey>("/passkeys/register/verify", { body: { ...input, response } });
+  }
+
+  /**
+   * The signed-in user's passkeys.
+   *
+   * @example
+   * const { passkeys } = await turkey.listPasskeys();
+   */
+  listPasskeys(): Promise<PasskeysResponse> {
+    return this.#authed<PasskeysResponse>("/passkeys");
+  }
+
+  /**
+   * Removes one of the user's passkeys.
+   *
+   * @example
+   * await turkey.deletePasskey({ id: passkey.id });
+   */
+  async deletePasskey(input: { id: string }): Promise<void> {
+    await this.#authed<undefined>(`/passkeys/${encodeURIComponent(input.id)}`, { method: "DELETE" });
   }
 
   /**
@@ -511,6 +576,12 @@ export class TurKeyClient {
       if (endsSession(error) && generation === this.#generation) await this.#signOut();
       throw error;
     }
+  }
+
+  /** Request options from `path`, the browser's passkey prompt, and the signed response as JSON. */
+  async #ceremony(path: string, body: object): Promise<Record<string, unknown>> {
+    const options = await call<{ challenge: string }>(this.#transport, path, { body });
+    return runCeremony(this.#credentials, "get", options);
   }
 
   /** A bearer call; one refresh and retry when the server refuses a token we thought valid. */

@@ -7,7 +7,9 @@ export type ClientErrorCode =
   /** The server answered with something that is not Turkey's JSON. */
   | "invalid_response"
   /** The method needs a signed-in user and there is none. */
-  | "not_signed_in";
+  | "not_signed_in"
+  /** The browser has no WebAuthn, or no passkey was chosen (a cancelled prompt throws the browser's NotAllowedError). */
+  | "passkey_unavailable";
 
 /**
  * A server error code from the README's table (`invalid_credentials`, `rate_limited`, …) or a

@@ -8,3 +8,4 @@ export { type ClientErrorCode, TurKeyError, type TurKeyErrorCode } from "./error
 export { bearerToken, hasAal, TurKeyServer, type TurKeyServerOptions } from "./server.js";
 export { localStorageAdapter, memoryStorage, type TurKeyStorage, type WebStorage } from "./storage.js";
 export type * from "./types.js";
+export type { CredentialsLike } from "./webauthn.js";

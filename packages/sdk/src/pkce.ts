@@ -4,6 +4,7 @@
  * return is a new page load, often in a new tab — and is removed when the code is exchanged.
  */
 import { localStorageAdapter, type TurKeyStorage } from "./storage.js";
+import { toBase64Url as base64url } from "./webauthn.js";
 
 export class PkceStore {
   readonly #storage: TurKeyStorage = localStorageAdapter();
@@ -27,11 +28,4 @@ export class PkceStore {
     await this.#storage.removeItem(this.#key);
     return verifier;
   }
-}
-
-function base64url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
 }

@@ -86,13 +86,41 @@ export type IntrospectionResponse = ({ active: true } & AccessTokenClaims) | { a
 export interface MfaRequired {
   mfaRequired: true;
   /** What `verifyMfa` accepts. */
-  methods: ("totp" | "recovery_code")[];
+  methods: ("totp" | "recovery_code" | "passkey")[];
 }
 
 export type LoginResponse = TokenResponse | MfaRequired;
 
-/** A current code from the authenticator app, or one of the recovery codes. */
-export type SecondFactorInput = { code: string } | { recoveryCode: string };
+/**
+ * A current code from the authenticator app, one of the recovery codes, or `{ passkey: true }`
+ * to sign with one of the user's passkeys (the browser asks for it).
+ */
+export type SecondFactorInput = { code: string } | { recoveryCode: string } | { passkey: true };
+
+/** A passkey of the user; the key itself never leaves the authenticator. */
+export interface Passkey {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  /** `singleDevice`: bound to one authenticator; `multiDevice`: synced between devices. */
+  deviceType: "singleDevice" | "multiDevice";
+  backedUp: boolean;
+}
+
+export interface PasskeysResponse {
+  passkeys: Passkey[];
+}
+
+export interface RegisterPasskeyInput {
+  /** Shown in the user's list of passkeys; `Passkey` if absent. */
+  name?: string;
+}
+
+export interface PasskeyLoginInput {
+  /** Offer only this user's passkeys; without it, the browser offers every passkey it has for the site. */
+  email?: string;
+}
 
 /** A pending TOTP factor: show `otpauthUrl` as a QR code (or `secret` to type in). */
 export interface TotpEnrollment {
@@ -167,6 +195,7 @@ export interface AccountExport {
     ip: string | null;
     userAgent: string | null;
   }[];
+  passkeys: Passkey[];
   auditEvents: {
     event: string;
     createdAt: string;
@@ -230,10 +259,11 @@ export interface AdminUserPage {
 export interface AdminUserDetail {
   user: AdminUser;
   sessions: SessionInfo[];
-  /** Second factors (pending ones with confirmedAt null) and the unused recovery codes left. */
+  /** Second factors (pending ones with confirmedAt null), the unused recovery codes left, the passkeys. */
   mfa: {
     factors: { kind: "totp"; createdAt: string; confirmedAt: string | null }[];
     recoveryCodesLeft: number;
+    passkeys: Passkey[];
   };
 }
 

@@ -13,6 +13,7 @@ const WHAT: Record<RetentionKey, [table: string, rows: string]> = {
   emailTokensUsed: ["email_tokens", "used links"],
   emailTokensExpired: ["email_tokens", "expired links"],
   mfaChallengesExpired: ["mfa_challenges", "expired second-factor sign-ins"],
+  passkeyChallengesExpired: ["passkey_challenges", "expired passkey challenges"],
   emailLogins: ["email_logins", "spent or expired sign-in codes"],
   handoffCodes: ["handoff_codes", "expired hand-off codes"],
   oauthStates: ["oauth_states", "expired social sign-ins in progress"],

@@ -67,6 +67,22 @@ const actions: Record<string, () => Promise<string>> = {
     const { user } = await turkey.verifyMfa({ code: typedCode() });
     return `logged in as ${user.email} with a second factor`;
   },
+  async addPasskey() {
+    const passkey = await turkey.registerPasskey({ name: "This browser" });
+    return `passkey "${passkey.name}" added (${passkey.deviceType})`;
+  },
+  async passkeyLogin() {
+    const { user } = await turkey.loginWithPasskey();
+    return `logged in as ${user.email} with a passkey`;
+  },
+  async verifyPasskey() {
+    const { user } = await turkey.verifyMfa({ passkey: true });
+    return `logged in as ${user.email} with a passkey as second factor`;
+  },
+  async passkeys() {
+    const { passkeys } = await turkey.listPasskeys();
+    return `${passkeys.length} passkeys: ${passkeys.map((passkey) => passkey.name).join(", ")}`;
+  },
   async profile() {
     const user = await turkey.getUser();
     return `getUser(): ${user.email}, verified: ${user.emailVerified}`;
