@@ -330,7 +330,7 @@ describe("passwordless sign-in", () => {
 });
 
 describe("a passkey as the second factor", () => {
-  async function withTotp(registered: Registered): Promise<void> {
+  async function withTotp(registered: Registered): Promise<OTPAuth.TOTP> {
     const { tokens } = registered;
     const started = await api().post("/v1/auth/mfa/totp/enroll", {}, tokens.accessToken);
     const { otpauthUrl } = (await started.json()) as { otpauthUrl: string };
@@ -338,6 +338,7 @@ describe("a passkey as the second factor", () => {
     const code = totp.generate({ timestamp: clock.now().getTime() });
     const confirmed = await api().post("/v1/auth/mfa/totp/confirm", { code }, tokens.accessToken);
     expect(confirmed.status).toBe(200);
+    return totp;
   }
 
   async function mfaToken(email: string): Promise<{ mfaToken: string; methods: string[] }> {
@@ -367,6 +368,31 @@ describe("a passkey as the second factor", () => {
     // The mfaToken is spent.
     const again = await api().post("/v1/auth/mfa/verify", { mfaToken: pending.mfaToken, passkey: signed });
     expect(await errorCode(again)).toBe("mfa_token_invalid");
+  });
+
+  it("asks an account with TOTP for it after a passkey without user verification, and not for the passkey again", async () => {
+    const presence = await register({ userVerified: false });
+    const totp = await withTotp(presence);
+    const signed = await presence.authenticator.get(await loginOptions({ email: presence.email }));
+    const first = await loginVerify(signed);
+    expect(first.status).toBe(200);
+    const pending = (await first.json()) as { mfaRequired?: true; mfaToken: string; methods: string[] };
+    expect(pending).toMatchObject({ mfaRequired: true, methods: ["totp", "recovery_code"] });
+    expect(pending).not.toHaveProperty("accessToken");
+
+    // Possession was the first factor: the same kind of proof cannot be the second.
+    const options = await api().post("/v1/auth/mfa/passkey/options", { mfaToken: pending.mfaToken });
+    expect(await errorCode(options)).toBe("mfa_not_enrolled");
+    const again = await presence.authenticator.get(await loginOptions({ email: presence.email }));
+    const reused = await api().post("/v1/auth/mfa/verify", { mfaToken: pending.mfaToken, passkey: again });
+    expect(await errorCode(reused)).toBe("passkey_invalid");
+
+    clock.advance(30); // the confirming code's time step is spent
+    const code = totp.generate({ timestamp: clock.now().getTime() });
+    const verified = await api().post("/v1/auth/mfa/verify", { mfaToken: pending.mfaToken, code });
+    expect(verified.status).toBe(200);
+    const body = (await verified.json()) as Tokens;
+    expect(decodeJwt(body.accessToken)).toMatchObject({ amr: ["hwk", "otp"], aal: 2 });
   });
 
   it("refuses a passwordless challenge, another user's passkey, and counts each try as a guess", async () => {

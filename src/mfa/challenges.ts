@@ -50,7 +50,7 @@ export async function issueMfaChallenge(
     )
     select exists (select 1 from passkeys where user_id = ${userId}::uuid and app_id = ${ctx.app.id}) as has_passkey`);
   const methods: MfaMethod[] = ["totp", "recovery_code"];
-  if (result.rows[0]?.has_passkey === true) methods.push("passkey");
+  if (result.rows[0]?.has_passkey === true && !passkeyFirst(firstAmr)) methods.push("passkey");
   return { mfaRequired: true, mfaToken, methods };
 }
 
@@ -79,6 +79,11 @@ export async function findChallenge(ctx: AuthContext, mfaToken: string): Promise
     passwordDigest: String(row.password_digest),
     firstAmr: row.first_amr as string[],
   };
+}
+
+/** The first step was a passkey (without user verification): a passkey cannot be the second. */
+export function passkeyFirst(firstAmr: readonly string[]): boolean {
+  return firstAmr.includes("hwk") || firstAmr.includes("swk");
 }
 
 /**

@@ -22,7 +22,14 @@ import { assertionOptions, verifyAssertion } from "../passkeys/assertion";
 import { credentialsOf } from "../passkeys/credentials";
 import { passkeyMethod } from "../passkeys/login";
 import type { Attempt } from "../rate-limit";
-import { type Challenge, claimGuess, findChallenge, secondFactorSignIn, spendChallenge } from "./challenges";
+import {
+  type Challenge,
+  claimGuess,
+  findChallenge,
+  passkeyFirst,
+  secondFactorSignIn,
+  spendChallenge,
+} from "./challenges";
 import { acceptSecondFactor, type SecondFactor } from "./factors";
 
 /** A second factor: a code, a recovery code, or a passkey's signed response. */
@@ -35,6 +42,7 @@ export async function mfaPasskeyOptions(
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const challenge = await findChallenge(ctx, mfaToken);
   if (!challenge) throw new ApiError("mfa_token_invalid");
+  if (passkeyFirst(challenge.firstAmr)) throw new ApiError("mfa_not_enrolled");
   const allow = await credentialsOf(ctx.db, ctx.app.id, challenge.userId);
   if (allow.length === 0) throw new ApiError("mfa_not_enrolled");
   return assertionOptions(ctx, "mfa", challenge.userId, allow);
@@ -51,7 +59,7 @@ export async function verifyMfa(
     await attempt?.release();
     throw new ApiError("mfa_token_invalid");
   }
-  const method = await acceptSecondStep(ctx, challenge.userId, input);
+  const method = await acceptSecondStep(ctx, challenge, input);
   if (!method)
     return refuse(ctx, challenge, attempt, "passkey" in input ? "passkey_invalid" : "invalid_mfa_code");
 
@@ -78,10 +86,13 @@ export async function verifyMfa(
 /** The RFC 8176 method the second step proved, or undefined when it is wrong. */
 async function acceptSecondStep(
   ctx: AuthContext,
-  userId: string,
+  challenge: Challenge,
   input: SecondStep,
 ): Promise<"otp" | "hwk" | "swk" | undefined> {
+  const { userId } = challenge;
   if (!("passkey" in input)) return (await acceptSecondFactor(ctx, userId, input)) ? "otp" : undefined;
+  // Possession of a passkey was the first factor already; the second must be another.
+  if (passkeyFirst(challenge.firstAmr)) return undefined;
   const assertion = await verifyAssertion(ctx, input.passkey, "mfa", userId);
   return "failure" in assertion ? undefined : passkeyMethod(assertion);
 }

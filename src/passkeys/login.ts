@@ -3,7 +3,9 @@
  * an email without passkeys (or without an account) gets a made-up credential id derived from
  * it, the same every time, so the answer does not tell whether the account exists.
  * The session says how: amr ["hwk"] for a device-bound passkey, ["swk"] for a synced one,
- * aal 2 when the authenticator verified the user (PIN, biometric), else 1.
+ * aal 2 when the authenticator verified the user (PIN, biometric), else 1. Without that
+ * verification a passkey proves possession only, one factor: an account with a second factor
+ * then gets `mfaRequired`, as after a password.
  */
 
 import { createHmac } from "node:crypto";
@@ -18,6 +20,7 @@ import { planIssue, type SignIn, tokenResponse } from "../auth/sessions";
 import { normaliseEmail, userFromSql } from "../auth/users";
 import { toBase64Url } from "../crypto/base64url";
 import { ApiError } from "../errors";
+import { issueMfaChallenge, type MfaRequired } from "../mfa/challenges";
 import { type Assertion, assertionOptions, verifyAssertion } from "./assertion";
 
 /** The RFC 8176 method a passkey proves: a device-bound key, or one synced between devices. */
@@ -50,17 +53,46 @@ export async function passkeyLoginOptions(
 export async function loginWithPasskey(
   ctx: AuthContext,
   response: AuthenticationResponseJSON,
-): Promise<TokenResponse> {
+): Promise<TokenResponse | MfaRequired> {
   const assertion = await verifyAssertion(ctx, response, "login", null);
   if ("failure" in assertion) throw new ApiError("passkey_invalid");
   const userId = assertion.passkey.userId;
-  const issue = planIssue(ctx, ctx.now, passkeySignIn(assertion));
-  if (!(await startSession(ctx, userId, sql`true`, issue))) {
-    throw new ApiError((await isDisabled(ctx, userId)) ? "account_disabled" : "passkey_invalid");
+  const signIn = passkeySignIn(assertion);
+  const issue = planIssue(ctx, ctx.now, signIn);
+  if (signIn.aal === 1) {
+    const pending = await secondStepIfEnrolled(ctx, userId, signIn.amr);
+    if (pending) return pending;
+  }
+  // Checked again in the statement that starts the session: a factor confirmed meanwhile
+  // (which locks the user's row, share-locked here) is not skipped.
+  const noSecondFactor =
+    signIn.aal === 1
+      ? sql`select 1 where not exists (select 1 from mfa_factors f
+          where f.user_id = ${userId}::uuid and f.confirmed_at is not null)`
+      : undefined;
+  if (!(await startSession(ctx, userId, sql`true`, issue, undefined, noSecondFactor))) {
+    if (await isDisabled(ctx, userId)) throw new ApiError("account_disabled");
+    const pending = await secondStepIfEnrolled(ctx, userId, signIn.amr);
+    if (pending) return pending;
+    throw new ApiError("passkey_invalid");
   }
   const user = await ctx.db.execute(sql`
     select id, app_id, email, email_verified, name, created_at from users where id = ${userId}::uuid`);
   return tokenResponse(ctx, userFromSql(user.rows[0] ?? {}), issue);
+}
+
+/** The second step of a sign-in, for a user with a confirmed second factor; else undefined. */
+async function secondStepIfEnrolled(
+  ctx: AuthContext,
+  userId: string,
+  amr: string[],
+): Promise<MfaRequired | undefined> {
+  const found = await ctx.db.execute(sql`
+    select password_hash from users u
+    where id = ${userId}::uuid and app_id = ${ctx.app.id} and disabled_at is null and exists (
+      select 1 from mfa_factors f where f.user_id = u.id and f.confirmed_at is not null)`);
+  const row = found.rows[0];
+  return row ? issueMfaChallenge(ctx, userId, String(row.password_hash), amr) : undefined;
 }
 
 /** A stable, made-up credential for an email with no passkey (keyed, so it cannot be predicted). */

@@ -9,7 +9,14 @@ import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { endpoint } from "../http/contract";
 import { authContext, rateLimited, requireUser } from "../http/middleware";
-import { passkey, passkeyCreationOptions, passkeyList, passkeyRequestOptions, tokens } from "../http/schemas";
+import {
+  mfaRequired,
+  passkey,
+  passkeyCreationOptions,
+  passkeyList,
+  passkeyRequestOptions,
+  tokens,
+} from "../http/schemas";
 import { deletePasskeys, listPasskeys } from "../passkeys/credentials";
 import { loginWithPasskey, passkeyLoginOptions } from "../passkeys/login";
 import { registerPasskey, registrationOptions } from "../passkeys/register";
@@ -83,9 +90,10 @@ export const passkeyRoutes = new Hono<AppEnv>()
       summary: "Sign in with a passkey",
       description:
         'The authenticator\'s signed response. The tokens say amr ["hwk"] (a device-bound passkey) or ' +
-        '["swk"] (a synced one), and aal 2 when the authenticator verified the user, else 1.',
+        '["swk"] (a synced one), and aal 2 when the authenticator verified the user, else 1. ' +
+        "Without user verification, an account with a second factor gets `mfaRequired`, as after a password.",
       body: schemas.login,
-      responses: { 200: tokens },
+      responses: { 200: z.union([tokens, mfaRequired]) },
       errors: ["passkey_invalid", "account_disabled"],
     }),
     async (c) => {

@@ -242,13 +242,14 @@ export class TurKeyClient {
    * @example
    * await turkey.loginWithPasskey();
    */
-  async loginWithPasskey(input: PasskeyLoginInput = {}): Promise<TokenResponse> {
+  async loginWithPasskey(input: PasskeyLoginInput = {}): Promise<LoginResponse> {
     const response = await this.#ceremony("/passkeys/login/options", input);
-    const tokens = await call<TokenResponse>(this.#transport, "/passkeys/login/verify", {
-      body: { response },
-    });
-    await this.#store(tokens, "signed_in");
-    return tokens;
+    const result = await call<TokenResponse | (MfaRequired & { mfaToken: string })>(
+      this.#transport,
+      "/passkeys/login/verify",
+      { body: { response } },
+    );
+    return this.#signedIn(result);
   }
 
   /**
