@@ -72,8 +72,9 @@ const actions: Record<string, () => Promise<string>> = {
     return `passkey "${passkey.name}" added (${passkey.deviceType})`;
   },
   async passkeyLogin() {
-    const { user } = await turkey.loginWithPasskey();
-    return `logged in as ${user.email} with a passkey`;
+    const result = await turkey.loginWithPasskey();
+    if ("mfaRequired" in result) return `second factor required: ${result.methods.join(", ")}`;
+    return `logged in as ${result.user.email} with a passkey`;
   },
   async verifyPasskey() {
     const { user } = await turkey.verifyMfa({ passkey: true });
