@@ -12,23 +12,30 @@ import { bindings } from "./worker";
 const LOCK_CLASS = 4242;
 
 // In a schema of its own, so the application's schema (which tests inspect) stays as migrated.
+// Installed once per database, under a lock: test files run in parallel, and DDL on the tables
+// while another file's requests hold their rows would deadlock.
 const INSTALL = `
+  begin;
+  select pg_advisory_xact_lock(${LOCK_CLASS + 1}, 0);
   create schema if not exists test_gate;
   create table if not exists test_gate.gated_users (user_id uuid primary key, lock_key int not null);
-  create or replace function test_gate.hold() returns trigger language plpgsql as $$
-  declare key int;
-  begin
-    select lock_key into key from test_gate.gated_users where user_id = new.user_id;
-    if key is not null then
-      perform pg_advisory_xact_lock_shared(${LOCK_CLASS}, key);
+  do $install$ begin
+    if not exists (select 1 from pg_trigger where tgname = 'test_gate') then
+      create function test_gate.hold() returns trigger language plpgsql as $$
+      declare key int;
+      begin
+        select lock_key into key from test_gate.gated_users where user_id = new.user_id;
+        if key is not null then
+          perform pg_advisory_xact_lock_shared(${LOCK_CLASS}, key);
+        end if;
+        return new;
+      end $$;
+      create trigger test_gate before insert on refresh_tokens for each row execute function test_gate.hold();
+      create trigger test_gate before insert on audit for each row
+        when (new.event in ('login_succeeded', 'email_changed')) execute function test_gate.hold();
     end if;
-    return new;
-  end $$;
-  drop trigger if exists test_gate on refresh_tokens;
-  create trigger test_gate before insert on refresh_tokens for each row execute function test_gate.hold();
-  drop trigger if exists test_gate on audit;
-  create trigger test_gate before insert on audit for each row
-    when (new.event in ('login_succeeded', 'email_changed')) execute function test_gate.hold();`;
+  end $install$;
+  commit;`;
 
 export interface Gate {
   /** Resolves once `count` requests are stopped: at the gate, or waiting behind one that is. */
