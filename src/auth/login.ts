@@ -6,8 +6,8 @@
 import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
-import { issueMfaChallenge, type MfaRequired } from "../mfa/challenges";
 import type { Attempt } from "../rate-limit";
+import { issueMfaChallenge, type MfaRequired } from "./mfa-challenges";
 import {
   checkPasswordPolicy,
   hashingPolicy,

@@ -9,12 +9,12 @@ import type { AuditEntry, AuditPage } from "../admin/audit-log";
 import type { AdminUserView, UserDetail, UserPage } from "../admin/users";
 import type { AccessClaims } from "../auth/access-tokens";
 import type { AccountExport } from "../auth/export-user";
+import type { MfaRequired } from "../auth/mfa-challenges";
 import type { TokenResponse } from "../auth/session-context";
 import type { SessionView } from "../auth/sessions";
 import type { PublicJwk } from "../auth/signing-keys";
 import type { UserView } from "../auth/users";
 import type { Health } from "../health";
-import type { MfaRequired } from "../mfa/challenges";
 import type { FactorsView } from "../mfa/factors";
 import type { PasskeyView } from "../passkeys/credentials";
 

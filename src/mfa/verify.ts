@@ -14,6 +14,14 @@ import type {
 import { sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { isDisabled, passwordDigestIs, startSession } from "../auth/login";
+import {
+  type Challenge,
+  claimGuess,
+  findChallenge,
+  passkeyFirst,
+  secondFactorSignIn,
+  spendChallenge,
+} from "../auth/mfa-challenges";
 import type { AuthContext, TokenResponse } from "../auth/session-context";
 import { planIssue, tokenResponse } from "../auth/sessions";
 import { userFromSql } from "../auth/users";
@@ -22,14 +30,6 @@ import { assertionOptions, verifyAssertion } from "../passkeys/assertion";
 import { credentialsOf } from "../passkeys/credentials";
 import { passkeyMethod } from "../passkeys/login";
 import type { Attempt } from "../rate-limit";
-import {
-  type Challenge,
-  claimGuess,
-  findChallenge,
-  passkeyFirst,
-  secondFactorSignIn,
-  spendChallenge,
-} from "./challenges";
 import { acceptSecondFactor, type SecondFactor } from "./factors";
 
 /** A second factor: a code, a recovery code, or a passkey's signed response. */

@@ -15,12 +15,12 @@ import type {
 } from "@simplewebauthn/server";
 import { sql } from "drizzle-orm";
 import { isDisabled, startSession } from "../auth/login";
+import { issueMfaChallenge, type MfaRequired } from "../auth/mfa-challenges";
 import type { AuthContext, TokenResponse } from "../auth/session-context";
 import { planIssue, type SignIn, tokenResponse } from "../auth/sessions";
 import { normaliseEmail, userFromSql } from "../auth/users";
 import { toBase64Url } from "../crypto/base64url";
 import { ApiError } from "../errors";
-import { issueMfaChallenge, type MfaRequired } from "../mfa/challenges";
 import { type Assertion, assertionOptions, verifyAssertion } from "./assertion";
 
 /** The RFC 8176 method a passkey proves: a device-bound key, or one synced between devices. */

@@ -8,9 +8,9 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
-import { generateSecretToken, hashSecretToken } from "../auth/secrets";
-import type { AuthContext } from "../auth/session-context";
-import type { SignIn } from "../auth/sessions";
+import { generateSecretToken, hashSecretToken } from "./secrets";
+import type { AuthContext } from "./session-context";
+import type { SignIn } from "./sessions";
 
 export const MFA_TOKEN_TTL_SECONDS = 300;
 export const MFA_MAX_GUESSES = 5;
