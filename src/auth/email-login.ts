@@ -26,7 +26,7 @@ import type { Attempt } from "../rate-limit";
 import { EMAIL_THROTTLE_MS, emailLink } from "./email-tokens";
 import { issueHandoffCode } from "./handoff";
 import { passwordIs, startSession } from "./login";
-import { issueMfaChallenge, type MfaRequired } from "./mfa-challenges";
+import { hasSecondFactor, issueMfaChallenge, type MfaRequired, withoutSecondFactor } from "./mfa-challenges";
 import { hashingPolicy, hashPassword } from "./passwords";
 import { generateSecretToken, hashSecretToken } from "./secrets";
 import type { AuthContext, TokenResponse } from "./session-context";
@@ -138,12 +138,11 @@ export async function verifyEmailLogin(
       passwordIs(user.passwordHash),
       issue,
       undefined,
-      sql`select 1 where not exists (select 1 from mfa_factors f
-        where f.user_id = ${user.id}::uuid and f.confirmed_at is not null)`,
+      withoutSecondFactor(user.id),
       { method },
     ))
   ) {
-    if (user && (await hasSecondFactor(ctx, user.id))) {
+    if (user && (await enrolled(ctx, user.id))) {
       // Neither success nor failure yet: the second factor's guesses count towards the lockout.
       await attempt?.release();
       return issueMfaChallenge(ctx, user.id, user.passwordHash, amr);
@@ -226,10 +225,9 @@ export async function verifyDeletionCode(ctx: AuthContext, userId: string, code:
   await attempt?.settle(true);
 }
 
-async function hasSecondFactor(ctx: AuthContext, userId: string): Promise<boolean> {
-  const result = await ctx.db.execute(sql`
-    select 1 from mfa_factors where user_id = ${userId}::uuid and confirmed_at is not null limit 1`);
-  return result.rows.length > 0;
+async function enrolled(ctx: AuthContext, userId: string): Promise<boolean> {
+  const result = await ctx.db.execute(sql`select ${hasSecondFactor(sql`${userId}::uuid`)} as enrolled`);
+  return result.rows[0]?.enrolled === true;
 }
 
 /** A uniform 6-digit code: rejection sampling, so no value is likelier than another. */

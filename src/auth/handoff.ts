@@ -14,7 +14,7 @@ import { calculatePKCECodeChallenge } from "oauth4webapi";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
 import { isDisabled, passwordIs, startSession } from "./login";
-import { issueMfaChallenge, type MfaRequired } from "./mfa-challenges";
+import { hasSecondFactor, issueMfaChallenge, type MfaRequired, withoutSecondFactor } from "./mfa-challenges";
 import { generateSecretToken, hashSecretToken } from "./secrets";
 import type { AuthContext, TokenResponse } from "./session-context";
 import { planIssue, tokenResponse } from "./sessions";
@@ -72,7 +72,7 @@ export async function exchangeHandoffCode(
   }
   const found = await ctx.db.execute(sql`
     select id, app_id, email, email_verified, name, created_at, password_hash, disabled_at,
-      exists (select 1 from mfa_factors f where f.user_id = users.id and f.confirmed_at is not null) as has_mfa
+      ${hasSecondFactor(sql`users.id`)} as has_mfa
     from users where id = ${handoff.userId}::uuid and app_id = ${ctx.app.id}`);
   const row = found.rows[0];
   if (!row) throw new ApiError("invalid_grant");
@@ -83,10 +83,8 @@ export async function exchangeHandoffCode(
   if (row.has_mfa === true) return issueMfaChallenge(ctx, user.id, verifiedHash, handoff.amr);
 
   const issue = planIssue(ctx, ctx.now, { amr: handoff.amr, aal: 1 });
-  // A factor confirmed between the read and here makes the session wait for it: checked again
-  // in the statement that starts the session (confirming locks the user's row, this share-locks it).
-  const noSecondFactor = sql`select 1 where not exists (select 1 from mfa_factors f
-    where f.user_id = ${user.id}::uuid and f.confirmed_at is not null)`;
+  // A factor confirmed between the read and here is checked again as the session starts.
+  const noSecondFactor = withoutSecondFactor(user.id);
   const started = await startSession(
     ctx,
     user.id,

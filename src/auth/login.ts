@@ -7,7 +7,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { AUDIT_COLUMNS, auditValues } from "../audit";
 import { ApiError } from "../errors";
 import type { Attempt } from "../rate-limit";
-import { issueMfaChallenge, type MfaRequired } from "./mfa-challenges";
+import { hasSecondFactor, issueMfaChallenge, type MfaRequired } from "./mfa-challenges";
 import {
   checkPasswordPolicy,
   hashingPolicy,
@@ -32,7 +32,7 @@ export async function login(ctx: AuthContext, input: LoginInput): Promise<TokenR
   const attempt = await ctx.attempts?.(email)(ctx.now.getTime());
   const found = await ctx.db.execute(sql`
     select id, app_id, email, email_verified, name, created_at, password_hash, disabled_at,
-      exists (select 1 from mfa_factors f where f.user_id = users.id and f.confirmed_at is not null) as has_mfa
+      ${hasSecondFactor(sql`users.id`)} as has_mfa
     from users where email = ${email} and app_id = ${ctx.app.id}`);
   const row = found.rows[0];
   const policy = hashingPolicy(ctx.config);

@@ -15,6 +15,19 @@ import type { SignIn } from "./sessions";
 export const MFA_TOKEN_TTL_SECONDS = 300;
 export const MFA_MAX_GUESSES = 5;
 
+/** SQL: the user (a uuid expression) has a confirmed second factor. */
+export function hasSecondFactor(userId: SQL): SQL {
+  return sql`exists (select 1 from mfa_factors f where f.user_id = ${userId} and f.confirmed_at is not null)`;
+}
+
+/**
+ * A claim for startSession: the user has no confirmed second factor. Confirming one locks the
+ * user's row, which startSession share-locks, so a factor confirmed meanwhile is not skipped.
+ */
+export function withoutSecondFactor(userId: string): SQL {
+  return sql`select 1 where not ${hasSecondFactor(sql`${userId}::uuid`)}`;
+}
+
 export type MfaMethod = "totp" | "recovery_code" | "passkey";
 
 export interface MfaRequired {

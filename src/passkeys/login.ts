@@ -15,7 +15,12 @@ import type {
 } from "@simplewebauthn/server";
 import { sql } from "drizzle-orm";
 import { isDisabled, startSession } from "../auth/login";
-import { issueMfaChallenge, type MfaRequired } from "../auth/mfa-challenges";
+import {
+  hasSecondFactor,
+  issueMfaChallenge,
+  type MfaRequired,
+  withoutSecondFactor,
+} from "../auth/mfa-challenges";
 import type { AuthContext, TokenResponse } from "../auth/session-context";
 import { planIssue, type SignIn, tokenResponse } from "../auth/sessions";
 import { normaliseEmail, userFromSql } from "../auth/users";
@@ -65,11 +70,7 @@ export async function loginWithPasskey(
   }
   // Checked again in the statement that starts the session: a factor confirmed meanwhile
   // (which locks the user's row, share-locked here) is not skipped.
-  const noSecondFactor =
-    signIn.aal === 1
-      ? sql`select 1 where not exists (select 1 from mfa_factors f
-          where f.user_id = ${userId}::uuid and f.confirmed_at is not null)`
-      : undefined;
+  const noSecondFactor = signIn.aal === 1 ? withoutSecondFactor(userId) : undefined;
   if (!(await startSession(ctx, userId, sql`true`, issue, undefined, noSecondFactor))) {
     if (await isDisabled(ctx, userId)) throw new ApiError("account_disabled");
     const pending = await secondStepIfEnrolled(ctx, userId, signIn.amr);
@@ -89,8 +90,8 @@ async function secondStepIfEnrolled(
 ): Promise<MfaRequired | undefined> {
   const found = await ctx.db.execute(sql`
     select password_hash from users u
-    where id = ${userId}::uuid and app_id = ${ctx.app.id} and disabled_at is null and exists (
-      select 1 from mfa_factors f where f.user_id = u.id and f.confirmed_at is not null)`);
+    where id = ${userId}::uuid and app_id = ${ctx.app.id} and disabled_at is null
+      and ${hasSecondFactor(sql`u.id`)}`);
   const row = found.rows[0];
   return row ? issueMfaChallenge(ctx, userId, String(row.password_hash), amr) : undefined;
 }
