@@ -4,7 +4,7 @@
  * behind; a URL the Worker cannot use is refused before any connection; an unreachable server
  * or a missing database is explained exactly as the gravy CLI explains it.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -79,6 +79,12 @@ describe("npm start with DATABASE_URL, in a fresh folder", () => {
     await expectStoppedCleanly(run);
     const envFile = path.join(run.cwd, ".turkey", "worker.env");
     expect(statSync(envFile).mode & 0o777).toBe(0o600);
+    // Without ENCRYPTION_KEY, a development one is made once (sealing works with no setup).
+    const devKey = path.join(run.cwd, ".turkey", "dev-encryption-key");
+    expect(statSync(devKey).mode & 0o777).toBe(0o600);
+    expect(readFileSync(envFile, "utf8")).toContain(
+      `ENCRYPTION_KEY='${readFileSync(devKey, "utf8").trim()}'`,
+    );
     expect(existsSync(path.join(run.cwd, ".turkey", "wrangler"))).toBe(true);
     await expect(fetch(`http://localhost:${run.port}/health`)).rejects.toThrow();
   });
