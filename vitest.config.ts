@@ -44,10 +44,8 @@ export default defineConfig({
     testTimeout: 30_000,
     // Suites that arrange tens of thousands of rows (query plans) need more than 10 s there too.
     hookTimeout: 60_000,
-    // Two files at a time even on 2 cores (the default there is one): much of a file's time is
-    // spent waiting on Postgres and on loading the Worker's modules. Files share nothing but the
-    // database, and each makes its own apps and users.
-    maxWorkers: 2,
+    // One file at a time (the default on 2 cores): the query-plan and cleanup suites read and
+    // rewrite whole tables, and a file running beside them changed the plans they assert.
     // Each test file loads the Worker afresh; its dependencies, bundled once into one module
     // each, load in far fewer round trips than their hundreds of files.
     deps: {
